@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from govsvc.errors import GovsvcError
@@ -19,6 +19,8 @@ DEFAULT_POLICIES_DIR = Path("policies")
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a request with 50 attributes fits easily
 DEFAULT_ORIGIN = "govsvc.local/ledger"
+DEFAULT_PAGE_SIZE = 50  # decisions per page when the client does not say
+DEFAULT_POOL_SIZE = 10  # database connections per process (PostgreSQL)
 
 
 class SettingsError(GovsvcError):
@@ -38,10 +40,12 @@ class Settings(BaseSettings):
     log_origin: str = DEFAULT_ORIGIN
     key_name: str = ""  # empty means the origin
     host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    workers: int = 1
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     public_ledger: bool = False  # serve the ledger routes without a token
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=1000)
+    pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1)
 
     @property
     def resolved_database_url(self) -> str:
