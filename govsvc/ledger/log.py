@@ -1,0 +1,531 @@
+"""The durable ledger: appends in the caller's transaction, group commit, proofs.
+
+`Ledger` puts the pure formats (`merkle`, `canonical`, `note`) on the tables of
+`storage`. Its invariants:
+
+- indices are dense and unique: every append first locks the head row, so appenders
+  from threads and processes queue behind each other's transactions;
+- an append writes the entry and the hashes of the subtrees it completes in the same
+  transaction as the caller's own rows, so they commit together or not at all;
+- the tree is never rebuilt: the right edge of the tree (the O(log n) complete
+  subtrees of `[0, size)`) is read in one query when a transaction starts
+  appending, and every new node is folded from it;
+- `submit` batches concurrent callers into one transaction (group commit: one fsync
+  for many entries), signs a checkpoint of the batch's tree before the commit, and
+  stores it in that same commit, so no entry is acknowledged without a stored,
+  signed checkpoint that covers it.
+
+A checkpoint is signed inside the transaction that stores it. A commit that then
+fails leaves a signed note that nobody saw: it never leaves the process, so it can
+never be shown as a second root for the same size.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from govsvc.ledger import merkle, storage
+from govsvc.ledger._adapt import encode_entry, sign_checkpoint
+from govsvc.ledger.errors import LedgerError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_BATCH = 1024  # work items per group commit; bounds one transaction's length
+
+
+class Signer(Protocol):
+    """What the ledger needs of a `govsvc.ledger.keys` signer."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def verifier_key(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Where an entry went: its index and its leaf hash."""
+
+    index: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A stored checkpoint: the signed note text, its size and root, its key."""
+
+    size: int
+    root: bytes
+    text: str
+    verifier_key: str
+
+
+@dataclass(frozen=True)
+class Committed(Generic[T]):
+    """The value a submitted work item returned, and a checkpoint that covers it."""
+
+    value: T
+    checkpoint: SignedCheckpoint
+
+
+Append = Callable[[Mapping[str, Any]], Appended]
+Work = Callable[[Session, Append], T]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _fold_peaks(peaks: list[tuple[int, bytes]]) -> bytes:
+    """The root of a tree from the complete subtrees of its right edge, left to right.
+
+    The same fold as RFC 9162's split: the last (smallest) subtree is the deepest
+    right child.
+    """
+    if not peaks:
+        return merkle.EMPTY_ROOT
+    acc = peaks[-1][1]
+    for _, h in reversed(peaks[:-1]):
+        acc = merkle.node_hash(h, acc)
+    return acc
+
+
+@dataclass
+class _Frontier:
+    """The tree's size and the complete aligned subtrees `[0, size)` splits into.
+
+    Appending a leaf merges equal-sized subtrees from the right, exactly as a binary
+    counter carries; each merge is one new stored node.
+    """
+
+    size: int
+    peaks: list[tuple[int, bytes]]  # (level, hash), levels strictly decreasing
+
+    @classmethod
+    def load(cls, conn: sa.Connection, size: int) -> _Frontier:
+        pieces = merkle.aligned_subtrees(0, size)
+        hashes = storage.fetch_pieces(conn, pieces)
+        missing = [p for p in pieces if p not in hashes]
+        if missing:
+            raise LedgerError(
+                f"the ledger's storage is incomplete: the tree of size {size} needs "
+                f"the stored subtree hashes {missing}, which are missing; run "
+                "`govsvc ledger audit` to find where it breaks"
+            )
+        return cls(size, [(level, hashes[(level, i)]) for level, i in pieces])
+
+    def push(self, leaf: bytes, out: list[tuple[int, int, bytes]]) -> None:
+        """Add a leaf; append the new `(level, idx, hash)` nodes to `out`."""
+        cur, level = leaf, 0
+        peaks = self.peaks
+        self.size += 1
+        while peaks and peaks[-1][0] == level:
+            cur = merkle.node_hash(peaks.pop()[1], cur)
+            level += 1
+            out.append((level, (self.size >> level) - 1, cur))
+        peaks.append((level, cur))
+
+    def root(self) -> bytes:
+        return _fold_peaks(self.peaks)
+
+    def copy(self) -> _Frontier:
+        return _Frontier(self.size, list(self.peaks))
+
+
+class _Batch:
+    """Appends inside one transaction, buffered and written with executemany.
+
+    Rows are written when the work item ends, and before any ORM flush of the
+    session (so that the caller's rows referring to an entry find it).
+    """
+
+    def __init__(self, session: Session, frontier: _Frontier) -> None:
+        self.session = session
+        self.frontier = frontier
+        self.start = frontier.size
+        self.entry_rows: list[tuple[int, bytes, bytes]] = []
+        self.node_rows: list[tuple[int, int, bytes]] = []
+
+    def append(self, entry: Mapping[str, Any]) -> Appended:
+        body = encode_entry(entry)
+        leaf = merkle.leaf_hash(body)
+        index = self.frontier.size
+        self.entry_rows.append((index, leaf, body))
+        self.frontier.push(leaf, self.node_rows)
+        return Appended(index, leaf)
+
+    def flush(self) -> None:
+        if not self.entry_rows:
+            return
+        conn = self.session.connection()
+        storage.insert_entries(conn, self.entry_rows)
+        storage.insert_nodes(conn, self.node_rows)
+        self.entry_rows.clear()
+        self.node_rows.clear()
+
+    def discard(self, frontier: _Frontier) -> None:
+        self.entry_rows.clear()
+        self.node_rows.clear()
+        self.frontier = frontier
+
+
+@dataclass
+class _Item:
+    work: Callable[[Session, Append], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class Ledger:
+    """An append-only RFC 9162 log of JSON entries, stored with SQLAlchemy.
+
+    `engine` must hold the ledger's tables (`govsvc db upgrade`); `signer` signs
+    checkpoints whose origin line is `origin`.
+    """
+
+    def __init__(self, engine: sa.Engine, signer: Any, origin: str) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.origin = origin
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._batch_key = f"govsvc.ledger.batch.{id(self)}"
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+
+        with engine.begin() as conn:
+            storage.ensure_head(conn)
+            storage.register_key(conn, signer.verifier_key, signer.name, _now())
+
+    @property
+    def verifier_key(self) -> str:
+        """The current signer's verifier key, as signed-note `name+keyid+base64`."""
+        return str(self.signer.verifier_key)
+
+    # -- appending in the caller's transaction ----------------------------------------
+
+    def append(self, session: Session, entry: Mapping[str, Any]) -> Appended:
+        """Append `entry` inside the session's current transaction.
+
+        The entry and its tree nodes commit or roll back with the caller's rows.
+        Inside `submit` this joins the batch; otherwise it locks the head row, so a
+        concurrent appender waits for this transaction to end. On SQLite, call it
+        before the transaction reads anything, or start the transaction with
+        BEGIN IMMEDIATE: a deferred transaction that read first cannot take the
+        write lock once another writer has committed.
+        """
+        batch: _Batch | None = session.info.get(self._batch_key)
+        if batch is not None:
+            return batch.append(entry)
+
+        body = encode_entry(entry)
+        leaf = merkle.leaf_hash(body)
+        conn = session.connection()
+        index = storage.lock_head(conn, grow=1)
+        frontier = _Frontier.load(conn, index)
+        new_nodes: list[tuple[int, int, bytes]] = []
+        frontier.push(leaf, new_nodes)
+        storage.insert_entries(conn, [(index, leaf, body)])
+        storage.insert_nodes(conn, new_nodes)
+        return Appended(index, leaf)
+
+    # -- group commit ------------------------------------------------------------------
+
+    def submit(self, work: Work[T]) -> Committed[T]:
+        """Run `work(session, append)` in a transaction shared with other submitters.
+
+        Blocks until the batch has committed with a signed checkpoint covering it.
+        `work` runs in the ledger's writer thread inside a SAVEPOINT: when it raises,
+        only its own changes roll back and the exception is raised here.
+        """
+        item = _Item(work)
+        self._ensure_writer()
+        self._queue.put(item)
+        result: Committed[T] = item.future.result()
+        return result
+
+    def close(self) -> None:
+        """Stop the writer thread once the queued work is done."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._queue.put(None)
+            writer.join()
+
+    def _ensure_writer(self) -> None:
+        with self._writer_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="govsvc-ledger-writer", daemon=True
+                )
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            items = [first]
+            stop = False
+            # Whatever queued while the last batch committed goes into this one.
+            while len(items) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                items.append(nxt)
+            self._run_batch(items)
+            if stop:
+                return
+
+    def _run_batch(self, items: list[_Item]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                checkpoint = self._run_batch_in(session, items, outcomes)
+        except BaseException as exc:  # the batch failed as a whole: tell everyone
+            log.error("ledger batch of %s items failed: %s", len(items), exc)
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+
+        for item, (ok, value) in zip(items, outcomes, strict=True):
+            if ok:
+                item.future.set_result(Committed(value, checkpoint))
+            else:
+                item.future.set_exception(value)
+
+    def _run_batch_in(
+        self, session: Session, items: list[_Item], outcomes: list[tuple[bool, Any]]
+    ) -> SignedCheckpoint:
+        # 1. Take the write lock and read the tree's right edge.
+        conn = session.connection()
+        if self._sqlite:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        size = storage.lock_head(conn)
+        batch = _Batch(session, _Frontier.load(conn, size))
+        session.info[self._batch_key] = batch
+
+        def flush_first(*_args: Any) -> None:
+            batch.flush()
+
+        event.listen(session, "before_flush", flush_first)
+
+        # 2. Each work item in its own SAVEPOINT.
+        for item in items:
+            saved = batch.frontier.copy()
+            try:
+                with session.begin_nested():
+                    value = item.work(session, batch.append)
+                    batch.flush()
+            except Exception as exc:
+                batch.discard(saved)
+                outcomes.append((False, exc))
+            else:
+                outcomes.append((True, value))
+
+        # 3. Grow the head, sign and store the checkpoint, commit once.
+        frontier = batch.frontier
+        if frontier.size != size:
+            storage.set_size(conn, frontier.size)
+        checkpoint = self._checkpoint_in(conn, frontier.size, frontier.root)
+        session.commit()
+        log.debug(
+            "ledger batch: %s items, entries [%s, %s)", len(items), size, frontier.size
+        )
+        return checkpoint
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def _checkpoint_in(
+        self, conn: sa.Connection, size: int, root: Callable[[], bytes]
+    ) -> SignedCheckpoint:
+        """The stored checkpoint of `size`, signing and storing one if there is none."""
+        row = storage.checkpoint_row(conn, size)
+        if row is not None:
+            return _checkpoint_from(row)
+        root_hash = root()
+        text = sign_checkpoint(self.signer, self.origin, size, root_hash)
+        storage.register_key(conn, self.verifier_key, self.signer.name, _now())
+        storage.insert_checkpoint(
+            conn, size, root_hash, text, self.verifier_key, _now()
+        )
+        return SignedCheckpoint(size, root_hash, text, self.verifier_key)
+
+    def sign_pending(self) -> SignedCheckpoint:
+        """Sign a checkpoint of the current size unless one is stored already.
+
+        Appends made outside `submit`, or a crash, can leave the newest checkpoint
+        behind the tree; call this at start-up and after such appends.
+        """
+        with Session(self.engine) as session:
+            conn = session.connection()
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            size = storage.lock_head(conn)
+            checkpoint = self._checkpoint_in(
+                conn, size, lambda: self._root_in(conn, size)
+            )
+            session.commit()
+        return checkpoint
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        """The stored checkpoint of the largest size, or None before the first."""
+        with self.engine.connect() as conn:
+            row = storage.checkpoint_row(conn, None)
+        return None if row is None else _checkpoint_from(row)
+
+    def checkpoint(self, size: int) -> SignedCheckpoint | None:
+        """The stored checkpoint of exactly `size`, if any."""
+        with self.engine.connect() as conn:
+            row = storage.checkpoint_row(conn, size)
+        return None if row is None else _checkpoint_from(row)
+
+    def verifier_keys(self) -> list[str]:
+        """Every verifier key that signed checkpoints here, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(storage.verifier_keys.c.verifier_key).order_by(
+                    storage.verifier_keys.c.added_at
+                )
+            )
+            return [str(r[0]) for r in rows]
+
+    # -- reading -----------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            return storage.read_size(conn)
+
+    def entry(self, index: int) -> dict[str, Any]:
+        """The entry at `index`, as the JSON object it was appended as."""
+        with self.engine.connect() as conn:
+            found = storage.read_entry(conn, index)
+        if found is None:
+            raise LedgerError(
+                f"no ledger entry {index}: expected 0 <= index < {self.size()}"
+            )
+        value: dict[str, Any] = json.loads(found[0])
+        return value
+
+    def root(self, size: int) -> bytes:
+        """The root hash of the tree of `size` entries, from stored subtrees."""
+        with self.engine.connect() as conn:
+            return self._root_in(conn, size)
+
+    def _root_in(self, conn: sa.Connection, size: int) -> bytes:
+        return self._proof(
+            conn, lambda f: merkle.range_hash(0, size, f), f"the root of size {size}"
+        )
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[size]), RFC 9162 2.1.3.1, in one query."""
+        if not 0 <= index < size:
+            raise LedgerError(
+                f"no inclusion proof for entry {index} in a tree of size {size}: "
+                "expected 0 <= index < size"
+            )
+        with self.engine.connect() as conn:
+            return self._proof(
+                conn,
+                lambda f: merkle.inclusion_proof(index, size, f),
+                f"an inclusion proof of entry {index} in size {size}",
+            )
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """PROOF(old, D[new]), RFC 9162 2.1.4.1, in one query."""
+        if not 0 <= old <= new:
+            raise LedgerError(
+                f"no consistency proof from size {old} to {new}: expected "
+                "0 <= old <= new"
+            )
+        with self.engine.connect() as conn:
+            return self._proof(
+                conn,
+                lambda f: merkle.consistency_proof(old, new, f),
+                f"a consistency proof from size {old} to {new}",
+            )
+
+    def _proof(
+        self,
+        conn: sa.Connection,
+        build: Callable[[merkle.Fetch], Any],
+        what: str,
+    ) -> Any:
+        try:
+            return build(lambda pieces: storage.fetch_pieces(conn, pieces))
+        except LookupError as exc:
+            size = storage.read_size(conn)
+            raise LedgerError(
+                f"cannot build {what}: the ledger holds {size} entries and a stored "
+                f"subtree is missing ({exc}); ask for sizes up to {size}, and run "
+                "`govsvc ledger audit` if that one fails too"
+            ) from exc
+
+    def receipt(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """A self-contained receipt of entry `index` against a stored checkpoint.
+
+        Against the latest checkpoint, or the one of exactly `size`.
+        """
+        checkpoint = self.latest_checkpoint() if size is None else self.checkpoint(size)
+        if checkpoint is None:
+            raise LedgerError(
+                "no stored checkpoint "
+                + ("yet" if size is None else f"of size {size}")
+                + ": expected one covering the entry; sign one with sign_pending()"
+            )
+        if index >= checkpoint.size:
+            raise LedgerError(
+                f"entry {index} is not covered by the checkpoint of size "
+                f"{checkpoint.size}: expected index < size; retry after the next "
+                "checkpoint"
+            )
+
+        with self.engine.connect() as conn:
+            found = storage.read_entry(conn, index)
+            if found is None:
+                raise LedgerError(f"no ledger entry {index}")
+            proof = self._proof(
+                conn,
+                lambda f: merkle.inclusion_proof(index, checkpoint.size, f),
+                f"an inclusion proof of entry {index}",
+            )
+        body, leaf = found
+        return {
+            "entry": json.loads(body),
+            "index": index,
+            "leaf_hash": base64.b64encode(leaf).decode(),
+            "inclusion_proof": [base64.b64encode(h).decode() for h in proof],
+            "checkpoint": checkpoint.text,
+            "verifier_key": checkpoint.verifier_key,
+        }
+
+
+def _checkpoint_from(row: Mapping[str, Any]) -> SignedCheckpoint:
+    return SignedCheckpoint(
+        size=int(row["size"]),
+        root=bytes(row["root"]),
+        text=str(row["note"]),
+        verifier_key=str(row["verifier_key"]),
+    )

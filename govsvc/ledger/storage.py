@@ -1,0 +1,254 @@
+"""The ledger's tables and the few queries everything else is built from.
+
+Layout (migration `migrations/versions/0001_ledger.py` creates exactly these):
+
+- `ledger_entries`: one row per entry: its index, its RFC 8785 bytes (the leaf data,
+  stored verbatim so that the leaf hash can be recomputed) and its leaf hash;
+- `ledger_nodes`: the hash of every complete, power-of-two-aligned subtree of two or
+  more leaves, keyed by `(level, idx)` as in `govsvc.ledger.merkle` (leaves
+  `[idx << level, (idx + 1) << level)`). Level 0 is not stored twice: leaf hashes
+  live in `ledger_entries`. A tree of n leaves has fewer than n such nodes, and
+  any root or proof is folded from O(log n) of them, read in one query;
+- `ledger_head`: one row (`id = 1`) holding the tree size. Appenders lock it
+  (`UPDATE ... RETURNING` takes the row lock on PostgreSQL and the write lock on
+  SQLite) so that indices stay dense and unique across threads and processes;
+- `ledger_checkpoints`: every signed checkpoint, keyed by tree size, with its root
+  and the signed note text as signed;
+- `ledger_keys`: every verifier key that ever signed a checkpoint here, so that old
+  checkpoints still verify after the signing key is rotated.
+
+On SQLite the integer keys are `INTEGER PRIMARY KEY` (the rowid itself, no second
+index) and the node table is `WITHOUT ROWID`, both for append and lookup speed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from govsvc.ledger.merkle import Piece
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+# BIGINT on PostgreSQL; on SQLite only the exact type name INTEGER makes a primary
+# key the rowid (64 bits either way).
+INDEX = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+HASH = sa.LargeBinary(32)
+TIME = sa.String(40)  # RFC 3339 in UTC, as the service stores times
+
+HEAD_ID = 1
+
+entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("idx", INDEX, primary_key=True, autoincrement=False),
+    sa.Column("leaf_hash", HASH, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),  # RFC 8785 bytes
+)
+
+nodes = sa.Table(
+    "ledger_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", HASH, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+head = sa.Table(
+    "ledger_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+)
+
+verifier_keys = sa.Table(
+    "ledger_keys",
+    metadata,
+    sa.Column("verifier_key", sa.String(500), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("added_at", TIME, nullable=False),
+)
+
+checkpoints = sa.Table(
+    "ledger_checkpoints",
+    metadata,
+    sa.Column("size", INDEX, primary_key=True, autoincrement=False),
+    sa.Column("root", HASH, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),  # the signed note, byte for byte
+    sa.Column(
+        "verifier_key",
+        sa.String(500),
+        sa.ForeignKey("ledger_keys.verifier_key", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    sa.Column("signed_at", TIME, nullable=False),
+)
+
+
+def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` for the connection's back end."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(
+        f"the ledger supports SQLite and PostgreSQL, not {dialect}"
+    )
+
+
+def ensure_head(conn: sa.Connection) -> None:
+    """Create the head row (size 0) unless it exists; safe to race."""
+    conn.execute(insert_ignoring_duplicates(conn, head).values(id=HEAD_ID, size=0))
+
+
+def lock_head(conn: sa.Connection, grow: int = 0) -> int:
+    """Lock the head row for this transaction; return the size before growing it.
+
+    A write as the transaction's first statement: on PostgreSQL it takes the row lock
+    (later appenders wait for our commit), on SQLite the database write lock, taken
+    before any read so that our snapshot cannot go stale under a concurrent writer.
+    """
+    stmt = (
+        sa.update(head)
+        .where(head.c.id == HEAD_ID)
+        .values(size=head.c.size + grow)
+        .returning(head.c.size)
+    )
+    size = conn.execute(stmt).scalar_one_or_none()
+    if size is None:
+        from govsvc.ledger.errors import LedgerError
+
+        raise LedgerError(
+            "the ledger has no head row: expected one row in ledger_head; run "
+            "`govsvc db upgrade` to create the ledger's tables"
+        )
+    return int(size) - grow
+
+
+def set_size(conn: sa.Connection, size: int) -> None:
+    conn.execute(sa.update(head).where(head.c.id == HEAD_ID).values(size=size))
+
+
+def read_size(conn: sa.Connection) -> int:
+    size = conn.execute(sa.select(head.c.size).where(head.c.id == HEAD_ID)).scalar()
+    return int(size or 0)
+
+
+def _placeholder(conn: sa.Connection) -> str:
+    style = conn.dialect.paramstyle
+    if style == "qmark":
+        return "?"
+    if style in ("format", "pyformat"):
+        return "%s"
+    raise NotImplementedError(f"no placeholder for DB-API paramstyle {style}")
+
+
+def fetch_pieces(conn: sa.Connection, pieces: Sequence[Piece]) -> dict[Piece, bytes]:
+    """The hashes of complete aligned subtrees, in one query.
+
+    Leaves (level 0) come from `ledger_entries`, the rest from `ledger_nodes`, joined
+    with UNION ALL. The SQL goes to the driver as text: a proof is a few dozen
+    primary-key lookups, and building a SQLAlchemy statement for a list of varying
+    length would cost more than the lookups themselves. Pieces that are not stored
+    are simply absent from the result.
+    """
+    leaves = [index for level, index in pieces if level == 0]
+    inner = [(level, index) for level, index in pieces if level > 0]
+    ph = _placeholder(conn)
+
+    parts: list[str] = []
+    params: list[int] = []
+    if leaves:
+        marks = ",".join([ph] * len(leaves))
+        parts.append(
+            f"SELECT 0, idx, leaf_hash FROM ledger_entries WHERE idx IN ({marks})"
+        )
+        params.extend(leaves)
+    if inner:
+        # OR of equalities rather than a row-value IN: both back ends turn it into
+        # one index probe per term (SQLite's multi-index OR, PostgreSQL's BitmapOr).
+        terms = " OR ".join([f"(level = {ph} AND idx = {ph})"] * len(inner))
+        parts.append(f"SELECT level, idx, hash FROM ledger_nodes WHERE {terms}")
+        for level, index in inner:
+            params.extend((level, index))
+    if not parts:
+        return {}
+
+    rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
+    return {(int(level), int(index)): bytes(h) for level, index, h in rows}
+
+
+def insert_entries(
+    conn: sa.Connection, rows: Iterable[tuple[int, bytes, bytes]]
+) -> None:
+    """Insert `(idx, leaf_hash, body)` rows with one executemany."""
+    values = [{"idx": i, "leaf_hash": h, "body": b} for i, h, b in rows]
+    if values:
+        conn.execute(entries.insert(), values)
+
+
+def insert_nodes(conn: sa.Connection, rows: Iterable[tuple[int, int, bytes]]) -> None:
+    """Insert `(level, idx, hash)` rows with one executemany."""
+    values = [{"level": lv, "idx": i, "hash": h} for lv, i, h in rows]
+    if values:
+        conn.execute(nodes.insert(), values)
+
+
+def read_entry(conn: sa.Connection, index: int) -> tuple[bytes, bytes] | None:
+    """`(body, leaf_hash)` of one entry, or None."""
+    row = conn.execute(
+        sa.select(entries.c.body, entries.c.leaf_hash).where(entries.c.idx == index)
+    ).first()
+    return None if row is None else (bytes(row[0]), bytes(row[1]))
+
+
+def register_key(conn: sa.Connection, verifier_key: str, name: str, now: str) -> None:
+    conn.execute(
+        insert_ignoring_duplicates(conn, verifier_keys).values(
+            verifier_key=verifier_key, name=name, added_at=now
+        )
+    )
+
+
+def insert_checkpoint(
+    conn: sa.Connection,
+    size: int,
+    root: bytes,
+    note: str,
+    verifier_key: str,
+    now: str,
+) -> None:
+    """Store a signed checkpoint unless one of that size is stored already.
+
+    Two processes may sign the same size; the tree at a size never changes, so the
+    first stored checkpoint is as good as the second.
+    """
+    conn.execute(
+        insert_ignoring_duplicates(conn, checkpoints).values(
+            size=size, root=root, note=note, verifier_key=verifier_key, signed_at=now
+        )
+    )
+
+
+def checkpoint_row(conn: sa.Connection, size: int | None) -> Mapping[str, Any] | None:
+    """The stored checkpoint of `size`, or the largest one when `size` is None."""
+    stmt = sa.select(
+        checkpoints.c.size,
+        checkpoints.c.root,
+        checkpoints.c.note,
+        checkpoints.c.verifier_key,
+    )
+    if size is None:
+        stmt = stmt.order_by(checkpoints.c.size.desc()).limit(1)
+    else:
+        stmt = stmt.where(checkpoints.c.size == size)
+    row = conn.execute(stmt).mappings().first()
+    return None if row is None else dict(row)

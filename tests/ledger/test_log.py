@@ -1,0 +1,271 @@
+"""The durable ledger: appends, group commit, checkpoints and proofs from storage."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from ledger_helpers import ORIGIN, TestSigner, fresh_ledger
+from sqlalchemy.orm import Session
+
+from govsvc.ledger import merkle, storage
+from govsvc.ledger._adapt import encode_entry
+from govsvc.ledger.errors import LedgerError
+from govsvc.ledger.log import Ledger
+
+
+@pytest.fixture
+def ledger(database_url: str) -> Iterator[Ledger]:
+    ledger = fresh_ledger(database_url)
+    yield ledger
+    ledger.close()
+    ledger.engine.dispose()
+
+
+def _entry(i: int) -> dict[str, Any]:
+    return {"kind": "test", "i": i}
+
+
+def _reference(n: int) -> merkle.MemoryTree:
+    return merkle.MemoryTree([encode_entry(_entry(i)) for i in range(n)])
+
+
+def _append_direct(ledger: Ledger, n: int) -> None:
+    for i in range(ledger.size(), n):
+        with Session(ledger.engine) as session, session.begin():
+            ledger.append(session, _entry(i))
+
+
+def test_append_direct_matches_memory_tree(ledger: Ledger) -> None:
+    _append_direct(ledger, 21)
+    ref = _reference(21)
+
+    assert ledger.size() == 21
+    for size in range(1, 22):
+        assert ledger.root(size) == ref.root(size)
+    for size in (1, 2, 7, 8, 13, 21):
+        for index in range(size):
+            assert ledger.inclusion_proof(index, size) == ref.inclusion_proof(
+                index, size
+            )
+        for old in range(size + 1):
+            assert ledger.consistency_proof(old, size) == ref.consistency_proof(
+                old, size
+            )
+
+
+def test_append_rolls_back_with_caller_transaction(ledger: Ledger) -> None:
+    _append_direct(ledger, 3)
+
+    with Session(ledger.engine) as session:
+        session.begin()
+        assert ledger.append(session, _entry(99)).index == 3
+        session.rollback()
+    _append_direct(ledger, 5)
+
+    assert ledger.size() == 5
+    assert ledger.entry(3) == _entry(3)
+    assert ledger.root(5) == _reference(5).root()
+
+
+def test_append_several_in_one_transaction(ledger: Ledger) -> None:
+    with Session(ledger.engine) as session, session.begin():
+        indices = [ledger.append(session, _entry(i)).index for i in range(9)]
+
+    assert indices == list(range(9))
+    assert ledger.root(9) == _reference(9).root()
+
+
+def test_submit_returns_checkpoint_covering_entry(ledger: Ledger) -> None:
+    done = ledger.submit(lambda _s, append: append(_entry(0)))
+
+    assert done.value.index == 0
+    assert done.checkpoint.size == 1
+    assert done.checkpoint.root == _reference(1).root()
+    assert done.checkpoint.text.startswith(f"{ORIGIN}\n1\n")
+    assert ledger.latest_checkpoint() == done.checkpoint
+
+
+def test_submit_failing_item_fails_only_its_caller(ledger: Ledger) -> None:
+    def bad(_session: Session, append: Any) -> None:
+        append(_entry(100))
+        raise ValueError("this item is refused")
+
+    errors: list[Exception] = []
+    results: list[int] = []
+    barrier = threading.Barrier(3)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            if i == 1:
+                ledger.submit(bad)
+            else:
+                results.append(ledger.submit(lambda _s, a: a(_entry(i))).value.index)
+        except ValueError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert [str(e) for e in errors] == ["this item is refused"]
+    assert sorted(results) == [0, 1]
+    assert ledger.size() == 2
+    assert {ledger.entry(0)["i"], ledger.entry(1)["i"]} == {0, 2}
+
+
+def test_submit_work_rows_commit_with_entry(ledger: Ledger) -> None:
+    # The caller's own statements share the batch's transaction and savepoint.
+    def work(session: Session, append: Any) -> int:
+        appended = append(_entry(0))
+        session.execute(
+            sa.insert(storage.verifier_keys).values(
+                verifier_key=f"k{appended.index}", name="n", added_at="t"
+            )
+        )
+        return int(appended.index)
+
+    assert ledger.submit(work).value == 0
+    assert "k0" in ledger.verifier_keys()
+
+
+def test_submit_32_threads_keep_indices_dense(ledger: Ledger) -> None:
+    per_thread = 8
+    seen: list[int] = []
+    checkpoints: list[Any] = []
+    lock = threading.Lock()
+
+    def run(t: int) -> None:
+        for j in range(per_thread):
+            done = ledger.submit(lambda _s, a, k=t * 100 + j: a(_entry(k)))
+            with lock:
+                seen.append(done.value.index)
+                checkpoints.append(done.checkpoint)
+            assert done.value.index < done.checkpoint.size
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    total = 32 * per_thread
+    assert sorted(seen) == list(range(total))
+    entries = [encode_entry(ledger.entry(i)) for i in range(total)]
+    ref = merkle.MemoryTree(entries)
+    assert ledger.root(total) == ref.root()
+    for cp in checkpoints:
+        assert cp.root == ref.root(cp.size)
+
+
+def test_submit_many_appends_in_one_item(ledger: Ledger) -> None:
+    def work(_s: Session, append: Any) -> list[int]:
+        return [append(_entry(i)).index for i in range(300)]
+
+    done = ledger.submit(work)
+
+    assert done.value == list(range(300))
+    assert done.checkpoint.size == 300
+    assert done.checkpoint.root == _reference(300).root()
+
+
+def test_sign_pending_covers_direct_appends(ledger: Ledger) -> None:
+    _append_direct(ledger, 5)
+    assert ledger.latest_checkpoint() is None
+
+    checkpoint = ledger.sign_pending()
+
+    assert checkpoint.size == 5
+    assert checkpoint.root == _reference(5).root()
+    assert ledger.sign_pending() == checkpoint  # idempotent
+
+
+def test_every_checkpoint_is_stored_and_consistent(ledger: Ledger) -> None:
+    sizes = []
+    for i in range(6):
+        sizes.append(ledger.submit(lambda _s, a, i=i: a(_entry(i))).checkpoint.size)
+
+    stored = [ledger.checkpoint(s) for s in sizes]
+    assert all(cp is not None for cp in stored)
+    for a in stored:
+        for b in stored:
+            assert a is not None and b is not None
+            if a.size <= b.size:
+                proof = ledger.consistency_proof(a.size, b.size)
+                merkle.verify_consistency(a.size, b.size, a.root, b.root, proof)
+
+
+def test_receipt_proves_inclusion(ledger: Ledger) -> None:
+    for i in range(5):
+        ledger.submit(lambda _s, a, i=i: a(_entry(i)))
+
+    receipt = ledger.receipt(3)
+
+    assert receipt["entry"] == _entry(3)
+    assert receipt["index"] == 3
+    assert receipt["verifier_key"] == ledger.verifier_key
+    leaf = base64.b64decode(receipt["leaf_hash"])
+    assert leaf == merkle.leaf_hash(encode_entry(_entry(3)))
+    lines = receipt["checkpoint"].split("\n")
+    assert lines[:2] == [ORIGIN, "5"]
+    proof = [base64.b64decode(h) for h in receipt["inclusion_proof"]]
+    merkle.verify_inclusion(leaf, 3, 5, proof, base64.b64decode(lines[2]))
+
+
+def test_receipt_beyond_checkpoint_raises(ledger: Ledger) -> None:
+    ledger.submit(lambda _s, a: a(_entry(0)))
+
+    with pytest.raises(LedgerError, match="entry 4 is not covered by the checkpoint"):
+        ledger.receipt(4)
+    with pytest.raises(LedgerError, match="no stored checkpoint of size 7"):
+        ledger.receipt(0, size=7)
+
+
+def test_proof_beyond_size_raises(ledger: Ledger) -> None:
+    _append_direct(ledger, 4)
+
+    with pytest.raises(LedgerError, match="the ledger holds 4 entries"):
+        ledger.inclusion_proof(1, 9)
+    with pytest.raises(LedgerError, match="expected 0 <= index < size"):
+        ledger.inclusion_proof(5, 4)
+    with pytest.raises(LedgerError, match="expected 0 <= old <= new"):
+        ledger.consistency_proof(5, 4)
+
+
+def test_entry_missing_raises(ledger: Ledger) -> None:
+    with pytest.raises(
+        LedgerError, match=r"no ledger entry 0: expected 0 <= index < 0"
+    ):
+        ledger.entry(0)
+
+
+def test_key_rotation_keeps_old_verifier_keys(ledger: Ledger) -> None:
+    old = ledger.submit(lambda _s, a: a(_entry(0))).checkpoint
+    rotated = Ledger(ledger.engine, TestSigner(seed=b"\x02" * 32), ORIGIN)
+    try:
+        new = rotated.submit(lambda _s, a: a(_entry(1))).checkpoint
+    finally:
+        rotated.close()
+
+    assert old.verifier_key != new.verifier_key
+    assert set(rotated.verifier_keys()) == {old.verifier_key, new.verifier_key}
+    assert rotated.checkpoint(1) == old
+    assert rotated.receipt(0, size=1)["verifier_key"] == old.verifier_key
+
+
+def test_append_without_head_row_raises(ledger: Ledger) -> None:
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.delete(storage.head))
+
+    with (
+        Session(ledger.engine) as session,
+        pytest.raises(LedgerError, match="run `govsvc db upgrade`"),
+    ):
+        ledger.append(session, _entry(0))
