@@ -1,0 +1,166 @@
+"""Fairness facts from per-group confusion counts.
+
+Per group, the rates of the confusion matrix; per attribute, the between-groups
+metrics named after fairlearn's (`fairlearn.metrics`, aggregation `between_groups`:
+a difference is the largest group value minus the smallest, a ratio the smallest
+over the largest), and the four-fifths rule.
+
+Edge cases, decided here once:
+
+- A rate whose denominator is zero (TPR of a group with no actual positives, PPV of a
+  group with no predicted positives) is undefined and absent from the group's facts.
+  fairlearn reports 0 there (scikit-learn's `confusion_matrix(normalize="true")`
+  replaces 0/0 by 0), which would invent a gap; we report nothing instead.
+- A between-groups metric needs the rate in every group: when any group lacks it,
+  the metric is absent, and a policy that reads it gets a missing fact rather than a
+  gap computed over the groups that happen to be measurable.
+- A ratio whose largest value is 0 (0/0: no group selected at all) is absent, as
+  fairlearn's NaN would be; so are the impact ratios.
+- A group smaller than `min_group_size` keeps its rates and counts in every gap; it is
+  flagged `low_support` and listed in `low_support_groups`, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from govsvc.assess.request import GroupCounts
+
+FOUR_FIFTHS = (4, 5)
+"""29 CFR 1607.4(D): a selection rate under four-fifths of the highest group's."""
+
+
+def group_rates(counts: GroupCounts, min_group_size: int) -> dict[str, Any]:
+    """The group's count and rates; a rate with a zero denominator is absent."""
+    tp, fp, tn, fn = counts.tp, counts.fp, counts.tn, counts.fn
+    n = tp + fp + tn + fn
+    positives = tp + fn  # actual positives
+    negatives = fp + tn
+    predicted_positive = tp + fp
+    predicted_negative = tn + fn
+
+    # Definitions as in fairlearn.metrics (selection_rate, true_positive_rate, ...)
+    # and https://en.wikipedia.org/wiki/Confusion_matrix for the rest.
+    rates: dict[str, Any] = {
+        "count": n,
+        "base_rate": positives / n,
+        "selection_rate": predicted_positive / n,
+    }
+    if positives:
+        rates["tpr"] = tp / positives
+        rates["fnr"] = fn / positives
+    if negatives:
+        rates["fpr"] = fp / negatives
+        rates["tnr"] = tn / negatives
+    if predicted_positive:
+        rates["ppv"] = tp / predicted_positive
+        rates["fdr"] = fp / predicted_positive
+    if predicted_negative:
+        rates["npv"] = tn / predicted_negative
+        rates["for"] = fn / predicted_negative
+    rates["accuracy"] = (tp + tn) / n
+    rates["low_support"] = n < min_group_size
+    return rates
+
+
+Spread = tuple[float, float | None]
+
+
+def _spread(groups: list[dict[str, Any]], rate: str) -> Spread | None:
+    """(max - min, min / max) of `rate` over groups, or None if a group lacks it.
+
+    The ratio is None when the largest value is 0 (0/0).
+    """
+    values = []
+    for g in groups:
+        value = g.get(rate)
+        if value is None:
+            return None
+        values.append(value)
+    low, high = min(values), max(values)
+    return high - low, (low / high if high > 0 else None)
+
+
+def attribute_facts(
+    groups: Mapping[str, GroupCounts], min_group_size: int
+) -> dict[str, Any]:
+    """Every fact of one protected attribute (SCHEMA fairness.<attribute>)."""
+    per_group = {name: group_rates(c, min_group_size) for name, c in groups.items()}
+    rows = list(per_group.values())
+    facts: dict[str, Any] = {"groups": per_group}
+
+    # fairlearn.metrics.demographic_parity_difference / _ratio: selection rate.
+    selection = _spread(rows, "selection_rate")
+    tpr = _spread(rows, "tpr")
+    fpr = _spread(rows, "fpr")
+    fnr = _spread(rows, "fnr")
+    ppv = _spread(rows, "ppv")
+    _put(facts, "demographic_parity", selection)
+
+    # fairlearn.metrics.equalized_odds_difference / _ratio, agg="worst_case": the
+    # larger of the TPR and FPR differences, the smaller of their ratios.
+    if tpr is not None and fpr is not None:
+        facts["equalized_odds_difference"] = max(tpr[0], fpr[0])
+        if tpr[1] is not None and fpr[1] is not None:
+            facts["equalized_odds_ratio"] = min(tpr[1], fpr[1])
+
+    # fairlearn.metrics.equal_opportunity_difference / _ratio: TPR.
+    _put(facts, "equal_opportunity", tpr)
+
+    # MetricFrame(false_positive_rate / false_negative_rate / precision).difference().
+    if fpr is not None:
+        facts["false_positive_rate_difference"] = fpr[0]
+    if fnr is not None:
+        facts["false_negative_rate_difference"] = fnr[0]
+    if ppv is not None:
+        facts["predictive_parity_difference"] = ppv[0]
+
+    facts.update(_four_fifths(groups))
+    facts["low_support_groups"] = [n for n, g in per_group.items() if g["low_support"]]
+    return facts
+
+
+def _put(facts: dict[str, Any], stem: str, spread: Spread | None) -> None:
+    if spread is None:
+        return
+    facts[f"{stem}_difference"] = spread[0]
+    if spread[1] is not None:
+        facts[f"{stem}_ratio"] = spread[1]
+
+
+def _four_fifths(groups: Mapping[str, GroupCounts]) -> dict[str, Any]:
+    """Impact ratios against the highest selection rate (EEOC Uniform Guidelines).
+
+    The comparison with 4/5 is done on integers, (tp+fp)_g * n_max * 5 <
+    (tp+fp)_max * n_g * 4, so a ratio of exactly 0.8 is never failed by rounding.
+    """
+    selected = {
+        name: (c.tp + c.fp, c.tp + c.fp + c.tn + c.fn) for name, c in groups.items()
+    }
+    best_sel, best_n = max(selected.values(), key=lambda sn: sn[0] / sn[1])
+    if best_sel == 0:
+        return {}  # nobody selected anywhere: no ratio is defined
+
+    num, den = FOUR_FIFTHS
+    ratios = {name: (s / n) / (best_sel / best_n) for name, (s, n) in selected.items()}
+    failing = [
+        name
+        for name, (s, n) in selected.items()
+        if s * best_n * den < best_sel * n * num
+    ]
+    return {
+        "impact_ratios": ratios,
+        "min_impact_ratio": min(ratios.values()),
+        "four_fifths_failing": failing,
+    }
+
+
+def fairness_facts(
+    groups: Mapping[str, Mapping[str, GroupCounts]], min_group_size: int
+) -> dict[str, Any]:
+    """SCHEMA fairness: one record per protected attribute, in the request's order."""
+    return {
+        attribute: attribute_facts(by_group, min_group_size)
+        for attribute, by_group in groups.items()
+    }

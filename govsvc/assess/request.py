@@ -1,0 +1,223 @@
+"""The evaluation request a CI gate sends, as pydantic models.
+
+`EvaluationRequest` is the body of `POST /v1/decisions` and the input of
+`govsvc assess`. Every model forbids unknown keys, so a typo (`recrods`) is an error
+rather than a silently missing fact, and refuses NaN and infinities. `parse_request`
+turns pydantic's errors into one `AssessError` that lists every problem as
+`field.path: message`.
+
+Only `model` and `stage` are required: a section the pipeline does not send yields no
+facts, and a policy that needs one reports it as missing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from govsvc.assess.errors import AssessError
+from govsvc.facts import STAGES
+
+Count = Annotated[int, Field(ge=0, strict=True)]
+NonNegative = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class ModelInfo(_Strict):
+    name: Name
+    version: Name
+    artifact_digest: Name | None = None
+    domain: Name | None = None
+    intended_use: Name | None = None
+
+
+class Dataset(_Strict):
+    snapshot_digest: Name | None = None
+    records: Count | None = None
+    # Records lacking consent, per purpose ("training", "profiling", ...).
+    records_without_consent: dict[Name, Count] | None = None
+    required_purposes: list[Name] = Field(
+        default_factory=lambda: ["training"], min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _counts_within_records(self) -> Dataset:
+        if self.records is None or self.records_without_consent is None:
+            return self
+        over = [p for p, n in self.records_without_consent.items() if n > self.records]
+        if over:
+            raise ValueError(
+                f"records_without_consent cannot exceed records ({self.records}); "
+                f"found more for {', '.join(over)}"
+            )
+        return self
+
+
+class GroupCounts(_Strict):
+    """One group's confusion counts: counts, not rates, so no individual leaves."""
+
+    tp: Count
+    fp: Count
+    tn: Count
+    fn: Count
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> GroupCounts:
+        if self.tp + self.fp + self.tn + self.fn == 0:
+            raise ValueError(
+                "a group needs at least one record; found tp+fp+tn+fn = 0 "
+                "(leave the group out, or merge it with another)"
+            )
+        return self
+
+
+class FeatureDrift(_Strict):
+    """Reference and current bin counts over the same bins, or raw values and edges.
+
+    Raw values outside the edges are counted in the first or last bin, so drift in
+    the tails shows instead of vanishing.
+    """
+
+    reference: list[NonNegative] | None = None
+    current: list[NonNegative] | None = None
+    reference_values: list[float] | None = None
+    current_values: list[float] | None = None
+    edges: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> FeatureDrift:
+        binned = self.reference is not None or self.current is not None
+        raw = (
+            self.reference_values is not None
+            or self.current_values is not None
+            or self.edges is not None
+        )
+        if binned and raw:
+            raise ValueError(
+                "give either reference and current bin counts, or reference_values, "
+                "current_values and edges; found both"
+            )
+        if raw:
+            return self._check_raw()
+        if self.reference is None or self.current is None:
+            raise ValueError("expected reference and current bin counts")
+        if len(self.reference) != len(self.current):
+            raise ValueError(
+                "reference and current must have the same bins; found "
+                f"{len(self.reference)} and {len(self.current)} bins"
+            )
+        if len(self.reference) < 2:
+            raise ValueError(f"expected at least 2 bins, found {len(self.reference)}")
+        for side, bins in (("reference", self.reference), ("current", self.current)):
+            if math.fsum(bins) <= 0:
+                raise ValueError(f"{side} bins are all zero; expected some counts")
+        return self
+
+    def _check_raw(self) -> FeatureDrift:
+        if self.reference_values is None or self.current_values is None:
+            raise ValueError("expected reference_values, current_values and edges")
+        if self.edges is None or len(self.edges) < 3:
+            found = 0 if self.edges is None else len(self.edges)
+            raise ValueError(f"expected at least 3 edges (2 bins), found {found}")
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError("edges must be strictly increasing")
+        if not self.reference_values or not self.current_values:
+            raise ValueError("reference_values and current_values must not be empty")
+        return self
+
+
+class Alert(_Strict):
+    feature: Name
+    severity: Literal["info", "warning", "critical"]
+
+
+def _two_groups(groups: dict[str, GroupCounts]) -> dict[str, GroupCounts]:
+    if len(groups) < 2:
+        raise ValueError(
+            "an attribute needs at least two groups to compare; found "
+            f"{len(groups)} ({', '.join(groups) or 'none'})"
+        )
+    return groups
+
+
+Attribute = Annotated[dict[Name, GroupCounts], AfterValidator(_two_groups)]
+
+
+class Drift(_Strict):
+    features: dict[Name, FeatureDrift] = Field(default_factory=dict)
+    alerts: list[Alert] = Field(default_factory=list)
+
+
+class Uncertainty(_Strict):
+    mean_std: NonNegative | None = None
+    variance: NonNegative | None = None
+    share_above_threshold: Share | None = None
+    threshold: Annotated[float, Field(gt=0)] | None = None
+    ece: Share | None = None
+
+
+class Baseline(_Strict):
+    metrics: dict[Name, float] = Field(default_factory=dict)
+
+
+class EvaluationRequest(_Strict):
+    """What a CI gate sends: the model, the stage, and its raw evaluation results."""
+
+    model: ModelInfo
+    stage: Literal["staging", "canary", "production"]
+    dataset: Dataset | None = None
+    metrics: dict[Name, float] | None = None
+    # attribute -> group -> confusion counts; intersectional attributes arrive the
+    # same way with combined names ("gender x age_band": {"female x 18-25": ...}).
+    groups: dict[Name, Attribute] | None = None
+    drift: Drift | None = None
+    uncertainty: Uncertainty | None = None
+    baseline: Baseline | None = None
+
+
+assert STAGES == ("staging", "canary", "production")  # keep the Literal in step
+
+
+def parse_request(data: Mapping[str, Any]) -> EvaluationRequest:
+    """Validate a decoded JSON body; raise `AssessError` listing every problem."""
+    if not isinstance(data, Mapping):
+        raise AssessError(
+            [f"(body): expected a JSON object, found {type(data).__name__}"]
+        )
+    try:
+        return EvaluationRequest.model_validate(data)
+    except ValidationError as exc:
+        raise AssessError([_describe(err) for err in exc.errors()]) from exc
+
+
+def _describe(err: Any) -> str:
+    # pydantic inserts the validator's tag into the location of union members
+    # ("function-after[...]"); the user knows only the JSON path.
+    parts = [
+        str(p)
+        for p in err["loc"]
+        if not (isinstance(p, str) and ("[" in p or p in _NOISE))
+    ]
+    path = ".".join(parts) or "(body)"
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown field; check its spelling against the request schema"
+    return f"{path}: {message}"
+
+
+_NOISE = {"int", "float", "str", "list", "dict", "none"}

@@ -1,0 +1,178 @@
+"""Drift statistics, against scipy and known answers."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.spatial import distance
+
+from govsvc.assess.drift import (
+    EPSILON,
+    band,
+    binned_statistics,
+    drift_facts,
+    feature_facts,
+)
+from govsvc.assess.request import Drift, FeatureDrift
+
+TOLERANCE = 1e-12
+
+
+def _smoothed(counts: list[float]) -> np.ndarray:
+    p = np.array(counts, dtype=float) / sum(counts)
+    p = np.where(p < EPSILON, EPSILON, p)
+    return p / p.sum()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_binned_statistics_match_scipy(seed: int) -> None:
+    rng = random.Random(seed)
+    bins = rng.randint(2, 12)
+    reference = [float(rng.randint(0, 500)) for _ in range(bins)]
+    current = [float(rng.randint(0, 500)) for _ in range(bins)]
+    reference[0] += 1  # never all zero
+    current[-1] += 1
+    if seed % 2:
+        current[1] = 0.0  # an empty bin exercises the floor
+
+    facts = binned_statistics(reference, current)
+
+    p, q = _smoothed(current), _smoothed(reference)
+    assert facts["kl"] == pytest.approx(stats.entropy(p, q), abs=TOLERANCE)
+    assert facts["psi"] == pytest.approx(
+        stats.entropy(p, q) + stats.entropy(q, p), abs=TOLERANCE
+    )
+    assert facts["js"] == pytest.approx(
+        distance.jensenshannon(current, reference), abs=TOLERANCE
+    )
+    cp = np.cumsum(current) / sum(current)
+    cq = np.cumsum(reference) / sum(reference)
+    assert facts["ks"] == pytest.approx(np.max(np.abs(cp - cq)), abs=TOLERANCE)
+
+
+# Known answers, worked by hand (natural logarithms).
+KNOWN = [
+    # reference, current, psi, kl, js, ks
+    ([1, 1], [1, 1], 0.0, 0.0, 0.0, 0.0),
+    (
+        [1, 1],
+        [3, 1],
+        0.25 * math.log(1.5) - 0.25 * math.log(0.5),
+        0.75 * math.log(1.5) + 0.25 * math.log(0.5),
+        math.sqrt(
+            (0.75 * math.log(0.75 / 0.625) + 0.25 * math.log(0.25 / 0.375)) / 2
+            + (0.5 * math.log(0.5 / 0.625) + 0.5 * math.log(0.5 / 0.375)) / 2
+        ),
+        0.25,
+    ),
+    # Disjoint supports: JS reaches its bound sqrt(ln 2), KS reaches 1.
+    ([1, 0], [0, 1], None, None, math.sqrt(math.log(2)), 1.0),
+]
+
+
+@pytest.mark.parametrize(("reference", "current", "psi", "kl", "js", "ks"), KNOWN)
+def test_binned_statistics_known_answers(
+    reference: list[float],
+    current: list[float],
+    psi: float | None,
+    kl: float | None,
+    js: float,
+    ks: float,
+) -> None:
+    facts = binned_statistics(reference, current)
+
+    if psi is not None:
+        assert facts["psi"] == pytest.approx(psi, abs=TOLERANCE)
+    if kl is not None:
+        assert facts["kl"] == pytest.approx(kl, abs=TOLERANCE)
+    assert facts["js"] == pytest.approx(js, abs=TOLERANCE)
+    assert facts["ks"] == pytest.approx(ks, abs=TOLERANCE)
+
+
+def test_binned_statistics_empty_bin_stays_finite() -> None:
+    facts = binned_statistics([1, 0], [0, 1])
+
+    # Floored to (1, e) and (e, 1), renormalised by 1 + e; the log ratio is ln(1/e).
+    e = EPSILON
+    expected_psi = 2 * (1 - e) / (1 + e) * math.log(1 / e)
+    assert facts["psi"] == pytest.approx(expected_psi, rel=1e-12)
+    assert math.isfinite(facts["kl"])
+    assert facts["band"] == "major"
+
+
+@pytest.mark.parametrize(
+    ("psi", "expected"),
+    [(0.0, "stable"), (0.0999, "stable"), (0.1, "moderate"), (0.2499, "moderate"),
+     (0.25, "major"), (3.0, "major")],
+)  # fmt: skip
+def test_band_thresholds(psi: float, expected: str) -> None:
+    assert band(psi) == expected
+
+
+def test_feature_facts_raw_values_binned_and_exact_ks() -> None:
+    rng = random.Random(7)
+    reference = [rng.gauss(0, 1) for _ in range(300)]
+    current = [rng.gauss(0.4, 1.2) for _ in range(200)]
+    edges = [-2.0, -1.0, 0.0, 1.0, 2.0]
+
+    facts = feature_facts(
+        FeatureDrift(reference_values=reference, current_values=current, edges=edges)
+    )
+
+    # Outliers are clamped into the end bins, unlike numpy.histogram which drops them.
+    clamp = [min(max(v, -2.0), 2.0) for v in current + reference]
+    cur = np.histogram(clamp[:200], bins=edges)[0]
+    ref = np.histogram(clamp[200:], bins=edges)[0]
+    assert cur.sum() == 200 and ref.sum() == 300
+    binned = binned_statistics(list(ref), list(cur))
+    assert facts["psi"] == pytest.approx(binned["psi"], abs=TOLERANCE)
+    assert facts["js"] == pytest.approx(binned["js"], abs=TOLERANCE)
+    assert facts["ks"] == pytest.approx(
+        stats.ks_2samp(current, reference).statistic, abs=TOLERANCE
+    )
+
+
+def test_feature_facts_raw_values_with_ties_match_scipy_ks() -> None:
+    reference = [1.0, 1.0, 2.0, 2.0, 3.0]
+    current = [1.0, 2.0, 2.0, 2.0, 4.0, 4.0]
+
+    facts = feature_facts(
+        FeatureDrift(
+            reference_values=reference, current_values=current, edges=[0, 2, 5]
+        )
+    )
+
+    assert facts["ks"] == pytest.approx(stats.ks_2samp(current, reference).statistic)
+
+
+def test_drift_facts_worst_feature_and_alerts() -> None:
+    drift = Drift.model_validate(
+        {
+            "features": {
+                "age": {"reference": [10, 10], "current": [10, 10]},
+                "income": {"reference": [10, 10], "current": [30, 10]},
+                "tenure": {"reference": [10, 10], "current": [10, 30]},
+            },
+            "alerts": [
+                {"feature": "income", "severity": "critical"},
+                {"feature": "age", "severity": "warning"},
+            ],
+        }
+    )
+
+    facts = drift_facts(drift)
+
+    assert facts["worst_feature"] == "income"  # tied with tenure; first one wins
+    assert facts["max_psi"] == facts["features"]["income"]["psi"] > 0
+    assert facts["critical_alerts"] == 1
+    assert facts["alerts"][1] == {"feature": "age", "severity": "warning"}
+
+
+def test_drift_facts_no_features_has_no_worst_feature() -> None:
+    facts = drift_facts(Drift.model_validate({"alerts": []}))
+
+    assert facts == {"features": {}, "alerts": [], "critical_alerts": 0}
