@@ -6,5 +6,5 @@ from datetime import UTC, datetime
 
 
 def now() -> str:
-    """The current time in RFC 3339, UTC, to the microsecond: `2026-12-03T16:41:59.123456Z`."""
+    """The current time, RFC 3339 in UTC to the microsecond."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,118 @@
+"""The FastAPI application and what it stands on.
+
+    prepare(settings)    once per deployment start, before any worker: migrations,
+                         the signing key, the first bundle, the first admin token
+    build_service(s)     per process: engine, signer, ledger, bundle cache
+    create_app(s)        per process: the app, its routes, errors and middleware
+
+`govsvc serve` runs `prepare` and then uvicorn with `create_app` as a factory, so each
+worker builds its own engine and ledger writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from govsvc import __version__
+from govsvc.api import problems
+from govsvc.api.metrics import Metrics
+from govsvc.api.middleware import RequestMiddleware
+from govsvc.api.routes import decisions, health, ledger, policies, tokens
+from govsvc.api.service import Service
+from govsvc.settings import Settings, load_settings
+from govsvc.store.engine import make_engine
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Governance for machine-learning models, written as policy as code.
+
+A CI pipeline posts an evaluation request to `/v1/decisions` and gets a verdict
+(allow, warn, review, deny) with its reasons, the model's risk tier and a receipt
+from the audit ledger. Send `Authorization: Bearer <token>`; errors are RFC 9457
+problem documents.
+"""
+
+
+def _signer(settings: Settings) -> object:
+    from govsvc.ledger.keys import load_or_create
+
+    return load_or_create(settings.signing_key_path, settings.signer_name)
+
+
+def build_service(settings: Settings) -> Service:
+    """The engine, the ledger and the bundle cache of one process."""
+    from govsvc.ledger.log import Ledger
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url, pool_size=settings.pool_size)
+    ledger = Ledger(engine, _signer(settings), settings.log_origin)
+    return Service(settings, engine, ledger)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    seeded: int  # policy files published from the policies directory
+    admin_token: str | None  # the first admin token, on the very first start only
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Bring a deployment to a state where workers can serve: schema at head, the
+    signing key present, a bundle published, and a pending checkpoint signed."""
+    from govsvc.store import tokens as token_store
+    from govsvc.store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+
+    service = build_service(settings)
+    try:
+        service.ledger.sign_pending()
+        seeded = service.seed_policies()
+        try:
+            with service.engine.begin() as conn:
+                admin = token_store.bootstrap_admin(conn)
+        except sa.exc.IntegrityError:
+            admin = None  # another replica bootstrapped at the same moment
+    finally:
+        service.close()
+    return Prepared(seeded, admin)
+
+
+def create_app(
+    settings: Settings | None = None, service: Service | None = None
+) -> FastAPI:
+    """The application; with no arguments, settings from the environment."""
+    settings = settings or load_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "service", None) is None:
+            app.state.service = build_service(settings)
+        try:
+            yield
+        finally:
+            app.state.service.close()
+
+    app = FastAPI(
+        title="govsvc",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.state.service = service
+    problems.install(app)
+    app.add_middleware(
+        RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics
+    )
+    for module in (health, decisions, policies, ledger, tokens):
+        app.include_router(module.router)
+    return app

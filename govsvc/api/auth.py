@@ -1,0 +1,83 @@
+"""Bearer tokens and roles, as FastAPI dependencies.
+
+`Authorization: Bearer <token>`: a missing or unknown token is 401, a known token
+without the route's role is 403. Roles do not imply one another (an admin manages
+tokens, it does not approve decisions); a token may carry several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from govsvc.store import tokens
+from govsvc.store.errors import Forbidden, Unauthenticated
+from govsvc.store.tokens import TokenInfo
+
+ANONYMOUS = TokenInfo("anonymous", frozenset(), "", "")
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated(
+            "this route needs a token: send `Authorization: Bearer <token>`; an admin "
+            "makes one with `govsvc tokens create --role ROLE`"
+        )
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated(
+            "expected `Authorization: Bearer <token>`, found another scheme or an "
+            "empty token"
+        )
+    return value.strip()
+
+
+def authenticate(request: Request) -> TokenInfo:
+    secret = _bearer(request)
+    service = request.app.state.service
+    with service.engine.connect() as conn:
+        info = tokens.lookup(conn, secret)
+    if info is None:
+        raise Unauthenticated(
+            "the token is unknown or revoked; ask an admin for a new one"
+        )
+    request.scope["state"]["token_id"] = info.id
+    return info
+
+
+def require(*roles: str, public: Callable[[Request], bool] | None = None) -> object:
+    """A dependency that admits a token carrying any of `roles`; with `public`, a
+    request without a token is admitted as anonymous when `public(request)` holds."""
+
+    def dependency(request: Request) -> TokenInfo:
+        if (
+            public is not None
+            and public(request)
+            and not request.headers.get("authorization")
+        ):
+            return ANONYMOUS
+        info = authenticate(request)
+        if roles and not info.roles & set(roles):
+            raise Forbidden(
+                f"this route needs the role {' or '.join(roles)}; the token "
+                f"{info.id} has {', '.join(sorted(info.roles))}"
+            )
+        return info
+
+    return Depends(dependency)
+
+
+def _ledger_is_public(request: Request) -> bool:
+    return bool(request.app.state.service.settings.public_ledger)
+
+
+CI = Annotated[TokenInfo, require("ci")]
+Reader = Annotated[TokenInfo, require("ci", "reviewer", "auditor")]
+Reviewer = Annotated[TokenInfo, require("reviewer")]
+Author = Annotated[TokenInfo, require("author")]
+Auditor = Annotated[TokenInfo, require("auditor", public=_ledger_is_public)]
+Admin = Annotated[TokenInfo, require("admin")]
+AnyRole = Annotated[TokenInfo, require()]

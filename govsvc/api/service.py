@@ -1,0 +1,559 @@
+"""The service behind the routes: decisions, reviews and publications, each recorded
+in one transaction with its ledger entries.
+
+Routes parse and render; this class holds the engine, the ledger and the compiled
+bundle, and does the work. Nothing that matters lives only here: the bundle in force,
+the tier states and the idempotency keys are in the database, so replicas agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from govsvc.assess import EvaluationRequest
+from govsvc.decide import assess_request, conclude, request_digest
+from govsvc.ledger.log import Ledger
+from govsvc.policy import Bundle, check_sources
+from govsvc.risk import TierState
+from govsvc.settings import Settings
+from govsvc.store import decisions as rows
+from govsvc.store import policies
+from govsvc.store.errors import BadRequest, Conflict, NotFound, Unavailable
+from govsvc.store.tokens import TokenInfo
+
+log = logging.getLogger(__name__)
+
+# A concurrent request with the same idempotency key may still be committing when
+# ours fails on the key; wait this long for its row before giving up with a 409.
+IDEMPOTENCY_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A decision as the API answers it, and whether it was replayed."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+class _KeyTaken(Exception):
+    """Another request claimed the idempotency key first."""
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        ledger: Ledger,
+        bundles: policies.BundleCache | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.ledger = ledger
+        self.bundles = bundles or policies.BundleCache()
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.engine.dispose()
+
+    # -- the bundle --------------------------------------------------------------------
+
+    def bundle(self) -> Bundle:
+        with self.engine.connect() as conn:
+            return self.bundles.current(conn)
+
+    def seed_policies(self) -> int:
+        """Publish the policies directory on first start; the number published."""
+        sources = policies.read_directory(self.settings.policies_dir)
+
+        def work(session: Session, append: Any) -> list[dict[str, Any]]:
+            return policies.seed(session.connection(), append, sources)
+
+        try:
+            published = self.ledger.submit(work).value
+        except sa.exc.IntegrityError:
+            return 0  # another process seeded at the same moment
+        for item in published:
+            log.info("seeded policy %s (%s)", item["name"], item["sha256"])
+        return len(published)
+
+    # -- decisions ---------------------------------------------------------------------
+
+    def decide(
+        self,
+        request: EvaluationRequest,
+        token: TokenInfo,
+        idempotency_key: str | None,
+    ) -> Recorded:
+        """Assess, conclude and record one decision; see the module docstring of
+        `govsvc.decide` for the steps. The plan here:
+
+        1. an idempotency key seen before answers from the stored decision;
+        2. the facts are assessed outside the transaction (the costly part);
+        3. inside the ledger's transaction: claim the key, read and lock the model's
+           tier state, conclude, append the entry, write the rows;
+        4. after the commit, the receipt against the checkpoint that covered it.
+        """
+        started = time.perf_counter()
+        body_json = request.model_dump(mode="json", exclude_none=True)
+        digest = request_digest(body_json)
+
+        if idempotency_key is not None:
+            replay = self._replay(token.id, idempotency_key, digest)
+            if replay is not None:
+                return replay
+
+        bundle = self.bundle()
+        facts = assess_request(request, bundle)
+        decision_id = str(uuid.uuid4())
+        model = request.model.name
+
+        def work(session: Session, append: Any) -> dict[str, Any]:
+            conn = session.connection()
+            created = _now()
+            if idempotency_key is not None:
+                try:
+                    with session.begin_nested():
+                        rows.claim_idempotency_key(
+                            conn,
+                            token.id,
+                            idempotency_key,
+                            digest,
+                            decision_id,
+                            created,
+                        )
+                except sa.exc.IntegrityError as exc:
+                    raise _KeyTaken from exc
+
+            stored = rows.lock_tier_state(conn, model)
+            previous = TierState.from_dict(stored) if stored is not None else None
+            outcome = conclude(facts, bundle, previous)
+
+            entry = {
+                "type": "decision",
+                "id": decision_id,
+                "time": created,
+                "model": {
+                    "name": model,
+                    "version": request.model.version,
+                    "artifact_digest": request.model.artifact_digest,
+                },
+                "stage": request.stage,
+                "verdict": outcome.verdict,
+                "tier": outcome.tier,
+                "bias_impact": outcome.risk.get("bias_impact"),
+                "exposure": outcome.risk.get("exposure"),
+                "reasons": outcome.reasons,
+                "bundle_digest": bundle.digest,
+                "request_digest": digest,
+            }
+            appended = append(_without_none(entry))
+
+            status = "pending" if outcome.verdict == "review" else "final"
+            body = {
+                "id": decision_id,
+                "time": created,
+                "model": body_json["model"],
+                "stage": request.stage,
+                "verdict": outcome.verdict,
+                "status": status,
+                "tier": outcome.tier,
+                "risk": outcome.risk,
+                "reasons": outcome.reasons,
+                "facts": outcome.facts,
+                "bundle_digest": bundle.digest,
+                "request_digest": digest,
+                "ledger_index": appended.index,
+            }
+            rows.insert_decision(
+                conn,
+                id=decision_id,
+                created_at=created,
+                model=model,
+                model_version=request.model.version,
+                stage=request.stage,
+                verdict=outcome.verdict,
+                tier=outcome.tier,
+                status=status,
+                bundle_digest=bundle.digest,
+                request_digest=digest,
+                ledger_index=appended.index,
+                token_id=token.id,
+                body=body,
+            )
+            self._save_tier(
+                conn,
+                append,
+                model,
+                outcome.state,
+                stored,
+                previous_tier=outcome.previous_tier,
+                cause=decision_id,
+                at=created,
+            )
+            return body
+
+        try:
+            committed = self.ledger.submit(work)
+        except _KeyTaken:
+            assert idempotency_key is not None
+            return self._await_replay(token.id, idempotency_key, digest)
+
+        body = committed.value
+        receipt = self.ledger.receipt(body["ledger_index"], committed.checkpoint.size)
+        elapsed = time.perf_counter() - started
+        log.info(
+            "decision %s model=%s verdict=%s tier=%s in %.1f ms",
+            decision_id,
+            model,
+            body["verdict"],
+            body["tier"],
+            elapsed * 1000,
+        )
+        return Recorded({**body, "receipt": receipt}, replayed=False)
+
+    def _save_tier(
+        self,
+        conn: sa.Connection,
+        append: Any,
+        model: str,
+        state: TierState,
+        stored: dict[str, Any] | None,
+        *,
+        previous_tier: str | None,
+        cause: str,
+        at: str,
+    ) -> None:
+        rows.save_tier_state(
+            conn, model, state.to_dict(), at, exists=stored is not None
+        )
+        if previous_tier == state.tier:
+            return
+        # Every change of a model's tier is on the record, the first placement too.
+        appended = append(
+            _without_none(
+                {
+                    "type": "tier",
+                    "model": model,
+                    "from": previous_tier,
+                    "to": state.tier,
+                    "cause": cause,
+                    "time": at,
+                }
+            )
+        )
+        rows.record_tier_change(
+            conn,
+            model=model,
+            from_tier=previous_tier,
+            to_tier=state.tier,
+            cause=cause,
+            created_at=at,
+            ledger_index=appended.index,
+        )
+
+    def _replay(self, token_id: str, key: str, digest: str) -> Recorded | None:
+        with self.engine.connect() as conn:
+            found = rows.find_idempotent(conn, token_id, key)
+            if found is None:
+                return None
+            stored_digest, decision_id = found
+            if stored_digest != digest:
+                raise Conflict(
+                    f"the Idempotency-Key {key!r} was used for another request "
+                    f"(digest {stored_digest}, this one is {digest}); use a new key "
+                    "for a new request"
+                )
+            body = dict(rows.get_decision(conn, decision_id).body)
+        return Recorded(self._with_receipt(body), replayed=True)
+
+    def _await_replay(self, token_id: str, key: str, digest: str) -> Recorded:
+        deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
+        while True:
+            replay = self._replay(token_id, key, digest)
+            if replay is not None:
+                return replay
+            if time.monotonic() > deadline:
+                raise Conflict(
+                    f"a request with the Idempotency-Key {key!r} is still in "
+                    "progress; retry in a moment"
+                )
+            time.sleep(0.01)
+
+    def _with_receipt(self, body: dict[str, Any]) -> dict[str, Any]:
+        # The first answer's receipt is against the checkpoint its batch signed: the
+        # smallest stored checkpoint that covers the entry. Replays match it.
+        index = int(body["ledger_index"])
+        return {**body, "receipt": self.ledger.receipt(index, self._covering(index))}
+
+    def _covering(self, index: int) -> int | None:
+        from govsvc.ledger.storage import checkpoints
+
+        with self.engine.connect() as conn:
+            size = conn.execute(
+                sa.select(sa.func.min(checkpoints.c.size)).where(
+                    checkpoints.c.size > index
+                )
+            ).scalar()
+        return int(size) if size is not None else None
+
+    def get_decision(self, decision_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = rows.get_decision(conn, decision_id)
+            body = dict(row.body)
+            body["status"] = row.status
+            body["reviews"] = rows.reviews_of(conn, decision_id)
+        return body
+
+    def list_decisions(
+        self,
+        *,
+        model: str | None,
+        verdict: str | None,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            found, following = rows.list_decisions(
+                conn,
+                model=model,
+                verdict=verdict,
+                status=status,
+                cursor=cursor,
+                limit=limit,
+            )
+        items = [
+            {
+                "id": r.id,
+                "time": r.created_at,
+                "model": r.model,
+                "model_version": r.model_version,
+                "stage": r.stage,
+                "verdict": r.verdict,
+                "status": r.status,
+                "tier": r.tier,
+                "bundle_digest": r.bundle_digest,
+                "ledger_index": r.ledger_index,
+            }
+            for r in found
+        ]
+        return {"items": items, "next": following}
+
+    # -- reviews -----------------------------------------------------------------------
+
+    def review(
+        self, decision_id: str, reviewer: TokenInfo, approve: bool, comment: str
+    ) -> dict[str, Any]:
+        """Approve or reject a pending `review` decision; a ledger entry either way.
+        An approval also lets the model's raised tier come down."""
+        outcome = "approve" if approve else "reject"
+        review_id = str(uuid.uuid4())
+
+        def work(session: Session, append: Any) -> dict[str, Any]:
+            conn = session.connection()
+            at = _now()
+            row = rows.lock_decision(conn, decision_id)
+            if row.verdict != "review":
+                raise Conflict(
+                    f"decision {decision_id} has verdict {row.verdict}; only a "
+                    "`review` verdict can be reviewed"
+                )
+            if rows.has_reviewed(conn, decision_id, reviewer.id):
+                raise Conflict(
+                    f"the reviewer {reviewer.id} has already reviewed decision "
+                    f"{decision_id}; a reviewer reviews a decision once"
+                )
+            if row.status != "pending":
+                raise Conflict(
+                    f"decision {decision_id} is already {row.status}; nothing is "
+                    "pending"
+                )
+
+            appended = append(
+                {
+                    "type": "review",
+                    "id": review_id,
+                    "decision": decision_id,
+                    "decision_index": row.ledger_index,
+                    "outcome": outcome,
+                    "reviewer": reviewer.id,
+                    "comment": comment,
+                    "time": at,
+                }
+            )
+            rows.insert_review(
+                conn,
+                id=review_id,
+                decision_id=decision_id,
+                reviewer=reviewer.id,
+                outcome=outcome,
+                comment=comment,
+                created_at=at,
+                ledger_index=appended.index,
+            )
+            status = "approved" if approve else "rejected"
+            rows.set_status(conn, decision_id, status)
+
+            if approve:
+                stored = rows.lock_tier_state(conn, row.model)
+                if stored is not None:
+                    before = TierState.from_dict(stored)
+                    self._save_tier(
+                        conn,
+                        append,
+                        row.model,
+                        before.after_approval(),
+                        stored,
+                        previous_tier=before.tier,
+                        cause=review_id,
+                        at=at,
+                    )
+            return {
+                "id": review_id,
+                "decision": decision_id,
+                "outcome": outcome,
+                "status": status,
+                "comment": comment,
+                "reviewer": reviewer.id,
+                "time": at,
+                "ledger_index": appended.index,
+            }
+
+        try:
+            committed = self.ledger.submit(work)
+        except sa.exc.IntegrityError as exc:
+            # Two reviews by the same reviewer raced; the unique key kept one.
+            raise Conflict(
+                f"the reviewer {reviewer.id} has already reviewed decision "
+                f"{decision_id}; a reviewer reviews a decision once"
+            ) from exc
+        body = committed.value
+        log.info(
+            "review %s of decision %s: %s", review_id, decision_id, body["outcome"]
+        )
+        receipt = self.ledger.receipt(body["ledger_index"], committed.checkpoint.size)
+        return {**body, "receipt": receipt}
+
+    # -- policies ----------------------------------------------------------------------
+
+    def list_policies(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            version = policies.current_version(conn)
+            files = policies.list_files(conn)
+        return {
+            "bundle_version": version[0] if version else None,
+            "bundle_digest": version[1] if version else None,
+            "policies": files,
+        }
+
+    def get_policy(self, name: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            return policies.get_file(conn, name)
+
+    def publish_policy(self, name: str, text: str, author: TokenInfo) -> dict[str, Any]:
+        def work(session: Session, append: Any) -> tuple[Bundle, list[dict[str, Any]]]:
+            return policies.publish(session.connection(), append, name, text, author.id)
+
+        committed = self.ledger.submit(work)
+        bundle, published = committed.value
+        item = published[0]
+        log.info(
+            "published policy %s (%s): bundle %s",
+            item["name"],
+            item["sha256"],
+            bundle.digest,
+        )
+        receipt = self.ledger.receipt(item["ledger_index"], committed.checkpoint.size)
+        return {
+            "name": item["name"].removesuffix(policies.POLICY_SUFFIX),
+            "file": item["name"],
+            "sha256": item["sha256"],
+            "bundle_digest": bundle.digest,
+            "bundle_version": item["bundle_version"],
+            "source": bundle.sources[item["name"]],
+            "receipt": receipt,
+        }
+
+    def check_policies(self, sources: dict[str, str]) -> dict[str, Any]:
+        """Lint files against the bundle in force, publishing nothing."""
+        if not sources:
+            raise BadRequest("expected at least one file in `sources`, found none")
+        named = {policies.filename_for(name): text for name, text in sources.items()}
+        with self.engine.connect() as conn:
+            merged = {**policies.load_sources(conn), **named}
+        diagnostics = check_sources(merged)
+        return {
+            "ok": not diagnostics,
+            "diagnostics": [d.to_dict() for d in diagnostics],
+        }
+
+    # -- health ------------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+                self.bundles.current(conn)
+            checks["database"] = "ok"
+            checks["bundle"] = "ok"
+        except Unavailable as exc:
+            checks["database"] = "ok"
+            checks["bundle"] = str(exc)
+        except Exception as exc:  # any failure to reach the database means not ready
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+            checks["bundle"] = "unknown"
+        try:
+            checks["key"] = "ok" if self.ledger.verifier_key else "missing"
+        except Exception as exc:
+            checks["key"] = f"unusable: {type(exc).__name__}"
+        return checks
+
+    def leaf_hash(self, index: int) -> str:
+        from govsvc.ledger.storage import read_entry
+
+        with self.engine.connect() as conn:
+            found = read_entry(conn, index)
+        if found is None:
+            raise NotFound(f"no ledger entry {index}")
+        return base64.b64encode(found[1]).decode()
+
+    def ledger_state(self) -> tuple[int, float | None]:
+        """The ledger's size and the age in seconds of its latest checkpoint."""
+        from datetime import datetime
+
+        from govsvc.ledger.storage import checkpoint_row
+
+        with self.engine.connect() as conn:
+            row = checkpoint_row(conn, None)
+        if row is None:
+            return 0, None
+        signed = datetime.fromisoformat(str(row["signed_at"]).replace("Z", "+00:00"))
+        age = time.time() - signed.timestamp()
+        return int(row["size"]), max(age, 0.0)
+
+
+def _now() -> str:
+    from govsvc.store.time import now
+
+    return now()
+
+
+def _without_none(entry: dict[str, Any]) -> dict[str, Any]:
+    # Ledger entries leave absent values out rather than record nulls.
+    out = {}
+    for key, value in entry.items():
+        if value is None:
+            continue
+        out[key] = _without_none(value) if isinstance(value, dict) else value
+    return out

@@ -1,0 +1,225 @@
+"""Decision, review, idempotency and tier-state rows.
+
+Every writer here runs inside the ledger's transaction (`Ledger.submit`), so that a
+row and its ledger entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from govsvc.store.errors import BadRequest, NotFound
+from govsvc.store.tables import (
+    decisions,
+    idempotency_keys,
+    reviews,
+    tier_history,
+    tier_states,
+)
+
+STATUSES = ("final", "pending", "approved", "rejected")
+
+
+def find_idempotent(
+    conn: sa.Connection, token_id: str, key: str
+) -> tuple[str, str] | None:
+    """(request digest, decision id) recorded for this token's key, or None."""
+    row = conn.execute(
+        sa.select(idempotency_keys.c.request_digest, idempotency_keys.c.decision_id)
+        .where(idempotency_keys.c.token_id == token_id)
+        .where(idempotency_keys.c.key == key)
+    ).first()
+    return (row.request_digest, row.decision_id) if row is not None else None
+
+
+def claim_idempotency_key(
+    conn: sa.Connection,
+    token_id: str,
+    key: str,
+    request_digest: str,
+    decision_id: str,
+    created_at: str,
+) -> None:
+    """Insert the key; a concurrent claim of the same key fails on the primary key."""
+    conn.execute(
+        idempotency_keys.insert().values(
+            token_id=token_id,
+            key=key,
+            request_digest=request_digest,
+            decision_id=decision_id,
+            created_at=created_at,
+        )
+    )
+
+
+def insert_decision(conn: sa.Connection, **values: Any) -> None:
+    conn.execute(decisions.insert().values(**values))
+
+
+def get_decision(conn: sa.Connection, decision_id: str) -> sa.Row[Any]:
+    row = conn.execute(
+        sa.select(decisions).where(decisions.c.id == decision_id)
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"no decision {decision_id!r}; GET /v1/decisions lists the recorded ones"
+        )
+    return row
+
+
+def lock_decision(conn: sa.Connection, decision_id: str) -> sa.Row[Any]:
+    row = conn.execute(
+        sa.select(decisions).where(decisions.c.id == decision_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"no decision {decision_id!r}; GET /v1/decisions lists the recorded ones"
+        )
+    return row
+
+
+def set_status(conn: sa.Connection, decision_id: str, status: str) -> None:
+    conn.execute(
+        decisions.update().where(decisions.c.id == decision_id).values(status=status)
+    )
+
+
+def reviews_of(conn: sa.Connection, decision_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(reviews)
+        .where(reviews.c.decision_id == decision_id)
+        .order_by(reviews.c.created_at, reviews.c.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "reviewer": r.reviewer,
+            "outcome": r.outcome,
+            "comment": r.comment,
+            "time": r.created_at,
+            "ledger_index": r.ledger_index,
+        }
+        for r in rows
+    ]
+
+
+def insert_review(conn: sa.Connection, **values: Any) -> None:
+    conn.execute(reviews.insert().values(**values))
+
+
+def has_reviewed(conn: sa.Connection, decision_id: str, reviewer: str) -> bool:
+    row = conn.execute(
+        sa.select(reviews.c.id).where(
+            reviews.c.decision_id == decision_id, reviews.c.reviewer == reviewer
+        )
+    ).first()
+    return row is not None
+
+
+# Listing is keyset-paginated on (created_at, id), newest first: a cursor stays
+# valid while new decisions arrive, and a page costs an index range scan.
+
+
+def encode_cursor(created_at: str, decision_id: str) -> str:
+    raw = json.dumps([created_at, decision_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, decision_id = json.loads(base64.urlsafe_b64decode(padded))
+        return str(created_at), str(decision_id)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise BadRequest(
+            "the cursor is not one this service gave out; use the `next` value of "
+            "the previous page as it is"
+        ) from exc
+
+
+def list_decisions(
+    conn: sa.Connection,
+    *,
+    model: str | None,
+    verdict: str | None,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[sa.Row[Any]], str | None]:
+    query = sa.select(decisions)
+    if model is not None:
+        query = query.where(decisions.c.model == model)
+    if verdict is not None:
+        query = query.where(decisions.c.verdict == verdict)
+    if status is not None:
+        query = query.where(decisions.c.status == status)
+    if cursor is not None:
+        created_at, decision_id = decode_cursor(cursor)
+        query = query.where(
+            sa.or_(
+                decisions.c.created_at < created_at,
+                sa.and_(
+                    decisions.c.created_at == created_at, decisions.c.id < decision_id
+                ),
+            )
+        )
+    query = query.order_by(decisions.c.created_at.desc(), decisions.c.id.desc())
+    rows = list(conn.execute(query.limit(limit + 1)))
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        following = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, following
+
+
+def lock_tier_state(conn: sa.Connection, model: str) -> dict[str, Any] | None:
+    """The model's stored tier state, locked until the transaction ends (PostgreSQL;
+    SQLite has one writer at a time anyway)."""
+    row = conn.execute(
+        sa.select(tier_states.c.state)
+        .where(tier_states.c.model == model)
+        .with_for_update()
+    ).first()
+    return dict(row.state) if row is not None else None
+
+
+def save_tier_state(
+    conn: sa.Connection, model: str, state: dict[str, Any], at: str, *, exists: bool
+) -> None:
+    if exists:
+        conn.execute(
+            tier_states.update()
+            .where(tier_states.c.model == model)
+            .values(state=state, updated_at=at)
+        )
+    else:
+        conn.execute(
+            tier_states.insert().values(model=model, state=state, updated_at=at)
+        )
+
+
+def record_tier_change(conn: sa.Connection, **values: Any) -> None:
+    conn.execute(tier_history.insert().values(**values))
+
+
+def tier_changes(conn: sa.Connection, model: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(tier_history)
+        .where(tier_history.c.model == model)
+        .order_by(tier_history.c.id)
+    )
+    return [
+        {
+            "from": r.from_tier,
+            "to": r.to_tier,
+            "cause": r.cause,
+            "time": r.created_at,
+            "ledger_index": r.ledger_index,
+        }
+        for r in rows
+    ]
