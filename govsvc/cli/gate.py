@@ -287,7 +287,8 @@ def render_markdown(decision: dict[str, Any]) -> str:
         f"bias-impact {_cell(risk.get('bias_impact'))}, "
         f"exposure {_cell(risk.get('exposure'))}.",
         "",
-        f"Decision `{decision.get('id')}`, ledger entry {decision.get('ledger_index')}, "
+        f"Decision `{decision.get('id')}`, "
+        f"ledger entry {decision.get('ledger_index')}, "
         f"bundle `{decision.get('bundle_digest')}`.",
         "",
     ]
