@@ -27,32 +27,16 @@ major from 0.25.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from govsvc.assess.bins import EPSILON, Prepared, prepare
 from govsvc.assess.request import Drift, FeatureDrift
 
-EPSILON = 1e-4
-"""The floor for a bin's proportion in PSI and KL."""
+__all__ = ["EPSILON", "band", "binned_statistics", "drift_facts", "statistics"]
 
 STABLE_BELOW = 0.1
 MODERATE_BELOW = 0.25
-
-_log = math.log
-
-
-def _proportions(bins: Sequence[float]) -> list[float]:
-    total = math.fsum(bins)
-    return [b / total for b in bins]
-
-
-def _smoothed(props: list[float]) -> list[float]:
-    if min(props) >= EPSILON:
-        return props  # nothing to floor: keep the exact proportions
-    floored = [x if x >= EPSILON else EPSILON for x in props]
-    total = math.fsum(floored)
-    return [x / total for x in floored]
 
 
 def band(psi: float) -> str:
@@ -67,54 +51,45 @@ def binned_statistics(
     reference: Sequence[float], current: Sequence[float]
 ) -> dict[str, Any]:
     """PSI, KL, JS, KS (at the bin edges) and band for one feature's bins."""
-    q = _proportions(reference)
-    p = _proportions(current)
-    return _statistics(p, q, _binned_ks(p, q))
+    return statistics(prepare(reference, current))
 
 
-def _statistics(p: list[float], q: list[float], ks: float) -> dict[str, Any]:
-    ps, qs = _smoothed(p), _smoothed(q)
-    psi = kl = 0.0
-    for pi, qi in zip(ps, qs, strict=True):
-        d = _log(pi / qi)
-        psi += (pi - qi) * d
-        kl += pi * d
+def statistics(prep: Prepared, sample_ks: float | None = None) -> dict[str, Any]:
+    """Every statistic in one pass over the bins.
 
-    # JS needs no floor: m_i > 0 wherever p_i or q_i is, and 0 ln 0 is 0.
-    js2 = 0.0
-    for pi, qi in zip(p, q, strict=True):
+    One loop with local variables, not a pass per statistic: these arrays are short,
+    so the interpreter's per-element overhead is most of the cost
+    (tests/bench/bench_assess.py).
+    """
+    log = math.log
+    psi = kl = js2 = ks = cp = cq = 0.0
+    for pi, qi, pe, qe in zip(prep.p, prep.q, prep.ps, prep.qs, strict=True):
+        # PSI and KL on the smoothed proportions.
+        d = log(pe / qe)
+        psi += (pe - qe) * d
+        kl += pe * d
+
+        # JS on the raw ones: m > 0 wherever p or q is, and 0 ln 0 = 0.
         m = (pi + qi) / 2
         if pi > 0:
-            js2 += pi * _log(pi / m)
+            js2 += pi * log(pi / m)
         if qi > 0:
-            js2 += qi * _log(qi / m)
+            js2 += qi * log(qi / m)
+
+        # KS at this bin's upper edge.
+        cp += pi
+        cq += qi
+        gap = cp - cq if cp > cq else cq - cp
+        if gap > ks:
+            ks = gap
 
     return {
         "psi": psi,
         "kl": kl if kl > 0 else 0.0,  # rounding can leave -1e-17
         "js": math.sqrt(js2 / 2) if js2 > 0 else 0.0,
-        "ks": ks,
+        "ks": ks if sample_ks is None else sample_ks,
         "band": band(psi),
     }
-
-
-def _binned_ks(p: list[float], q: list[float]) -> float:
-    gap = cp = cq = 0.0
-    for pi, qi in zip(p, q, strict=True):
-        cp += pi
-        cq += qi
-        gap = max(gap, abs(cp - cq))
-    return gap
-
-
-def _bin(values: Sequence[float], edges: Sequence[float]) -> list[int]:
-    """Counts per bin [e_i, e_i+1), the last bin closed; outliers go to an end bin."""
-    last = len(edges) - 2
-    counts = [0] * (last + 1)
-    for v in values:
-        i = bisect_right(edges, v) - 1
-        counts[0 if i < 0 else last if i > last else i] += 1
-    return counts
 
 
 def _sample_ks(a: Sequence[float], b: Sequence[float]) -> float:
@@ -134,16 +109,12 @@ def _sample_ks(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def feature_facts(feature: FeatureDrift) -> dict[str, Any]:
-    if feature.edges is not None:
-        assert feature.reference_values is not None
-        assert feature.current_values is not None
-        q = _proportions(_bin(feature.reference_values, feature.edges))
-        p = _proportions(_bin(feature.current_values, feature.edges))
-        ks = _sample_ks(feature.current_values, feature.reference_values)
-        return _statistics(p, q, ks)
-
-    assert feature.reference is not None and feature.current is not None
-    return binned_statistics(feature.reference, feature.current)
+    if feature.edges is None:
+        return statistics(feature.prepared)
+    assert feature.reference_values is not None
+    assert feature.current_values is not None
+    ks = _sample_ks(feature.current_values, feature.reference_values)
+    return statistics(feature.prepared, ks)
 
 
 def drift_facts(drift: Drift) -> dict[str, Any]:

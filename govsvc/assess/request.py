@@ -21,10 +21,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     model_validator,
 )
 
+from govsvc.assess.bins import Prepared, bin_values, prepare
 from govsvc.assess.errors import AssessError
 from govsvc.facts import STAGES
 
@@ -95,6 +97,7 @@ class FeatureDrift(_Strict):
 
     reference: list[NonNegative] | None = None
     current: list[NonNegative] | None = None
+    _prepared: Prepared = PrivateAttr()
     reference_values: list[float] | None = None
     current_values: list[float] | None = None
     edges: list[float] | None = None
@@ -126,6 +129,7 @@ class FeatureDrift(_Strict):
         for side, bins in (("reference", self.reference), ("current", self.current)):
             if math.fsum(bins) <= 0:
                 raise ValueError(f"{side} bins are all zero; expected some counts")
+        self._prepared = prepare(self.reference, self.current)
         return self
 
     def _check_raw(self) -> FeatureDrift:
@@ -138,7 +142,16 @@ class FeatureDrift(_Strict):
             raise ValueError("edges must be strictly increasing")
         if not self.reference_values or not self.current_values:
             raise ValueError("reference_values and current_values must not be empty")
+        self._prepared = prepare(
+            bin_values(self.reference_values, self.edges),
+            bin_values(self.current_values, self.edges),
+        )
         return self
+
+    @property
+    def prepared(self) -> Prepared:
+        """The proportions, computed once at validation."""
+        return self._prepared
 
 
 class Alert(_Strict):
