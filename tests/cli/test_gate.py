@@ -9,6 +9,8 @@ import pytest
 from govsvc.cli import main
 from govsvc.cli.gate import exit_status, render_markdown, render_table
 
+URL = "http://127.0.0.1:9"  # the discard port: nothing listens on loopback
+
 DECISION: dict[str, Any] = {
     "id": "d-1",
     "verdict": "deny",
@@ -92,7 +94,7 @@ def test_gate_without_token_exits_3(
     request = tmp_path / "r.json"
     request.write_text(json.dumps({"model": {}}))
 
-    code = main(["gate", "--url", "http://127.0.0.1:9", "--request", str(request)])
+    code = main(["gate", "--url", URL, "--request", str(request)])
 
     assert code == 3
     assert "no token: pass --token or set GOVSVC_TOKEN" in capsys.readouterr().err
@@ -104,10 +106,7 @@ def test_gate_bad_json_exits_3(
     request = tmp_path / "r.json"
     request.write_text("{not json")
 
-    code = main(
-        ["gate", "--url", "http://127.0.0.1:9", "--request", str(request)]
-        + ["--token", "t"]
-    )
+    code = main(["gate", "--url", URL, "--request", str(request), "--token", "t"])
 
     assert code == 3
     assert "r.json is not valid JSON" in capsys.readouterr().err
@@ -119,10 +118,19 @@ def test_gate_unreachable_exits_3_after_retries(
     request = tmp_path / "r.json"
     request.write_text("{}")
 
-    # Port 9 (discard) on loopback refuses connections; no retries keeps it quick.
+    # No retries keeps it quick.
     code = main(
-        ["gate", "--url", "http://127.0.0.1:9", "--request", str(request)]
-        + ["--token", "t", "--retries", "0"]
+        [
+            "gate",
+            "--url",
+            URL,
+            "--request",
+            str(request),
+            "--token",
+            "t",
+            "--retries",
+            "0",
+        ]
     )
 
     assert code == 3
