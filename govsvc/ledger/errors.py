@@ -3,6 +3,7 @@
     GovsvcError
      └── LedgerError                  anything the ledger cannot do or cannot prove
           ├── MalformedError          input that cannot be read as what it claims to be
+          │    ├── EntryError         an entry that RFC 8785 cannot encode
           │    ├── NoteFormatError    a signed note or checkpoint that breaks its format
           │    ├── KeyFormatError     a signer or verifier key string that is malformed
           │    └── ReceiptFormatError a receipt whose JSON or fields break the format
@@ -28,6 +29,10 @@ class LedgerError(GovsvcError):
 
 class MalformedError(LedgerError):
     """Input that cannot be parsed as the format it claims to be."""
+
+
+class EntryError(MalformedError):
+    """A ledger entry that is not a JSON object RFC 8785 can encode."""
 
 
 class NoteFormatError(MalformedError):
