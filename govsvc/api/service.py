@@ -273,7 +273,10 @@ class Service:
                     f"(digest {stored_digest}, this one is {digest}); use a new key "
                     "for a new request"
                 )
-            body = dict(rows.get_decision(conn, decision_id).body)
+            row = rows.get_decision(conn, decision_id)
+        # The first answer, with the review status as it stands now: a pipeline
+        # that retries after an approval sees the approval.
+        body = {**row.body, "status": row.status}
         return Recorded(self._with_receipt(body), replayed=True)
 
     def _await_replay(self, token_id: str, key: str, digest: str) -> Recorded:
