@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -40,22 +40,13 @@ from sqlalchemy.orm import Session
 from govsvc.ledger import merkle, storage
 from govsvc.ledger._adapt import encode_entry, sign_checkpoint
 from govsvc.ledger.errors import LedgerError
+from govsvc.ledger.keys import Signer
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 MAX_BATCH = 1024  # work items per group commit; bounds one transaction's length
-
-
-class Signer(Protocol):
-    """What the ledger needs of a `govsvc.ledger.keys` signer."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def verifier_key(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -198,7 +189,7 @@ class Ledger:
     checkpoints whose origin line is `origin`.
     """
 
-    def __init__(self, engine: sa.Engine, signer: Any, origin: str) -> None:
+    def __init__(self, engine: sa.Engine, signer: Signer, origin: str) -> None:
         self.engine = engine
         self.signer = signer
         self.origin = origin
@@ -215,7 +206,7 @@ class Ledger:
     @property
     def verifier_key(self) -> str:
         """The current signer's verifier key, as signed-note `name+keyid+base64`."""
-        return str(self.signer.verifier_key)
+        return self.signer.verifier_key
 
     # -- appending in the caller's transaction ----------------------------------------
 

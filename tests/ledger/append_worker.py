@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 
-from ledger_helpers import ORIGIN, TestSigner, make_engine
+from ledger_helpers import ORIGIN, make_engine, make_signer
 from sqlalchemy.orm import Session
 
 from govsvc.ledger.log import Ledger
@@ -27,7 +27,7 @@ def main() -> None:
         int(sys.argv[3]),
         int(sys.argv[4]),
     )
-    ledger = Ledger(make_engine(url), TestSigner(), ORIGIN)
+    ledger = Ledger(make_engine(url), make_signer(), ORIGIN)
     out_lock = threading.Lock()
 
     def ack(index: int, tag: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from ledger_helpers import TestSigner, fresh_ledger
+from ledger_helpers import fresh_ledger, make_signer
 
 from govsvc.ledger import merkle, storage
 from govsvc.ledger._adapt import encode_entry
@@ -198,7 +198,7 @@ def test_audit_finds_forged_checkpoint_signature(ledger: Ledger) -> None:
 
 
 def test_audit_rejects_checkpoints_of_untrusted_key(ledger: Ledger) -> None:
-    other = TestSigner(seed=b"\x07" * 32)
+    other = make_signer(seed=b"\x07" * 32)
 
     report = audit(ledger.engine, [other.verifier_key])
 
@@ -207,7 +207,7 @@ def test_audit_rejects_checkpoints_of_untrusted_key(ledger: Ledger) -> None:
 
 
 def test_audit_after_key_rotation_trusts_both_keys(ledger: Ledger) -> None:
-    rotated = Ledger(ledger.engine, TestSigner(seed=b"\x02" * 32), ledger.origin)
+    rotated = Ledger(ledger.engine, make_signer(seed=b"\x02" * 32), ledger.origin)
     try:
         rotated.submit(lambda _s, append: append({"i": SIZE}))
     finally:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ledger_helpers import TestSigner, fresh_ledger
+from ledger_helpers import fresh_ledger, make_signer
 
 from govsvc.ledger.audit import audit
 from govsvc.ledger.log import Ledger
@@ -46,7 +46,7 @@ def _check(ledger: Ledger, acks: dict[int, str]) -> None:
     for index, tag in acks.items():
         assert ledger.entry(index) == {"tag": tag}
     ledger.sign_pending()
-    report = audit(ledger.engine, [TestSigner().verifier_key])
+    report = audit(ledger.engine, [make_signer().verifier_key])
     assert report.ok, report.failure
     assert report.entries == size
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from ledger_helpers import ORIGIN, TestSigner, fresh_ledger
+from ledger_helpers import ORIGIN, fresh_ledger, make_signer
 from sqlalchemy.orm import Session
 
 from govsvc.ledger import merkle, storage
@@ -248,7 +248,7 @@ def test_entry_missing_raises(ledger: Ledger) -> None:
 
 def test_key_rotation_keeps_old_verifier_keys(ledger: Ledger) -> None:
     old = ledger.submit(lambda _s, a: a(_entry(0))).checkpoint
-    rotated = Ledger(ledger.engine, TestSigner(seed=b"\x02" * 32), ORIGIN)
+    rotated = Ledger(ledger.engine, make_signer(seed=b"\x02" * 32), ORIGIN)
     try:
         new = rotated.submit(lambda _s, a: a(_entry(1))).checkpoint
     finally:
