@@ -6,7 +6,8 @@
           │    ├── EntryError         an entry that RFC 8785 cannot encode
           │    ├── NoteFormatError    a signed note or checkpoint that breaks its format
           │    ├── KeyFormatError     a signer or verifier key string that is malformed
-          │    └── ReceiptFormatError a receipt whose JSON or fields break the format
+          │    ├── ReceiptFormatError a receipt whose JSON or fields break the format
+          │    └── ProofFormatError   a proof document whose JSON or hashes are bad
           ├── VerificationError       well-formed input whose check fails
           │    ├── ProofError         an inclusion or consistency proof does not verify
           │    ├── SignatureError     no trusted key's signature on a note verifies
@@ -45,6 +46,10 @@ class KeyFormatError(MalformedError):
 
 class ReceiptFormatError(MalformedError):
     """A receipt whose JSON text or fields are not what the receipt format specifies."""
+
+
+class ProofFormatError(MalformedError):
+    """A proof document (JSON with base64 hashes) that cannot be read."""
 
 
 class VerificationError(LedgerError):

@@ -19,6 +19,7 @@ definitions; the tests check the range-based functions against it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 
@@ -221,6 +222,11 @@ def consistency_proof(old: int, new: int, fetch: Fetch) -> list[bytes]:
 # -- verification (RFC 9162 2.1.3.2 and 2.1.4.2) -------------------------------
 
 
+def _b64(value: bytes) -> str:
+    # Hashes in messages are base64, as in receipts, checkpoints and proofs.
+    return base64.b64encode(value).decode("ascii")
+
+
 def _check_hash(what: str, value: bytes) -> None:
     if len(value) != HASH_SIZE:
         raise ProofError(
@@ -286,8 +292,8 @@ def verify_inclusion(
         raise ProofError(
             "inclusion root",
             f"the root computed from leaf {index} and the proof is not the tree's root",
-            expected=root.hex(),
-            found=r.hex(),
+            expected=_b64(root),
+            found=_b64(r),
         )
 
 
@@ -327,8 +333,8 @@ def verify_consistency(
             raise ProofError(
                 "consistency root",
                 f"two trees of the same size {old} have different roots",
-                expected=old_root.hex(),
-                found=new_root.hex(),
+                expected=_b64(old_root),
+                found=_b64(new_root),
             )
         return
 
@@ -388,15 +394,15 @@ def verify_consistency(
         raise ProofError(
             "consistency old root",
             f"the root of size {old} computed from the proof is not the old root",
-            expected=old_root.hex(),
-            found=fr.hex(),
+            expected=_b64(old_root),
+            found=_b64(fr),
         )
     if sr != new_root:
         raise ProofError(
             "consistency new root",
             f"the root of size {new} computed from the proof is not the new root",
-            expected=new_root.hex(),
-            found=sr.hex(),
+            expected=_b64(new_root),
+            found=_b64(sr),
         )
 
 

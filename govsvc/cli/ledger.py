@@ -1,0 +1,244 @@
+"""`govsvc ledger`: check receipts offline, audit the ledger, print proofs.
+
+Each subcommand has a `_register_<name>(commands)` that adds its parser and a
+`_<name>(args)` that runs it and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024  # a receipt or a note is a few kB; refuse giants
+FETCH_TIMEOUT_S = 10.0
+
+DESCRIPTION = """\
+The audit ledger: an append-only RFC 9162 Merkle tree of decisions, with checkpoints
+signed as C2SP signed notes. An auditor needs no trust in the server: a receipt proves
+that an entry is in the tree a signed checkpoint commits to.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "ledger",
+        help="verify receipts, audit the ledger, print proofs",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+    def usage(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(func=usage)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _register_verify(commands)
+
+
+# -- verify ------------------------------------------------------------------------
+
+VERIFY_EPILOG = """\
+checks, in order:
+  entry         the leaf hash is SHA-256(0x00 || RFC 8785 encoding of "entry")
+  signature     the checkpoint carries a valid signature by a trusted key
+  inclusion     the inclusion proof leads from the leaf to the checkpoint's root
+  consistency   (with --checkpoint) the receipt's tree is a prefix of the other one
+
+The receipt's own "verifier_key" is trusted only when you pass the same key with
+--key or --key-file: a receipt cannot vouch for itself.
+
+examples:
+  govsvc ledger verify receipt.json --key "govsvc.example/ledger+1a2b3c4d+AQ..."
+  govsvc ledger verify receipt.json --key-file ledger.pub
+  govsvc ledger verify receipt.json --key-file ledger.pub \\
+      --checkpoint anchored.note --consistency-proof proof.json
+  govsvc ledger verify receipt.json --key-file ledger.pub \\
+      --checkpoint anchored.note --url https://govsvc.example
+"""
+
+
+def _register_verify(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    parser = commands.add_parser(
+        "verify",
+        help="check a decision's receipt offline",
+        description="Check a receipt offline: no database, and no network unless "
+        "--url is given. Prints each check; exits 0 when all hold, 1 otherwise.",
+        epilog=VERIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("receipt", metavar="RECEIPT.json", help="the receipt to check")
+    parser.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="VKEY",
+        help="a trusted verifier key, name+keyid+base64 (repeatable)",
+    )
+    parser.add_argument(
+        "--key-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a file of trusted verifier keys, one a line (repeatable)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="NOTE",
+        help="a later (for instance, anchored) signed checkpoint the receipt's tree "
+        "must be consistent with",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--consistency-proof",
+        metavar="FILE",
+        help='the consistency proof, JSON {"from": M, "to": N, "hashes": [base64...]}',
+    )
+    source.add_argument(
+        "--url",
+        help="fetch the consistency proof from this govsvc server "
+        "(GET URL/v1/ledger/proofs/consistency)",
+    )
+    parser.add_argument(
+        "--token",
+        help="a token with the role auditor, for --url (default: $GOVSVC_TOKEN; "
+        "not needed when the server's ledger is public)",
+    )
+    parser.set_defaults(func=_verify)
+
+
+def _read_text(path: str, what: str) -> str:
+    from govsvc.ledger.errors import MalformedError
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise MalformedError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+    if len(data) > MAX_INPUT_BYTES:
+        raise MalformedError(
+            f"the {what} {path} is larger than {MAX_INPUT_BYTES} bytes; it is not one"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedError(
+            f"the {what} {path} is not UTF-8 text (byte {exc.start})"
+        ) from exc
+
+
+def _fetch_consistency(url: str, token: str | None, old: int, new: int) -> list[bytes]:
+    import httpx
+
+    from govsvc.ledger.errors import LedgerError
+    from govsvc.ledger.receipt import parse_consistency_proof
+
+    endpoint = url.rstrip("/") + "/v1/ledger/proofs/consistency"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(
+            endpoint,
+            params={"from": old, "to": new},
+            headers=headers,
+            timeout=FETCH_TIMEOUT_S,
+        )
+    except httpx.HTTPError as exc:
+        raise LedgerError(
+            f"cannot fetch the consistency proof from {endpoint}: {exc}"
+        ) from exc
+    if response.status_code != 200:
+        raise LedgerError(
+            f"{endpoint} answered {response.status_code} for from={old}&to={new}: "
+            f"{response.text[:300]}"
+        )
+    got_old, got_new, hashes = parse_consistency_proof(response.content)
+    _check_proof_sizes(got_old, got_new, old, new, endpoint)
+    return hashes
+
+
+def _check_proof_sizes(
+    got_old: int, got_new: int, old: int, new: int, src: str
+) -> None:
+    from govsvc.ledger.errors import ProofError
+
+    if (got_old, got_new) != (old, new):
+        raise ProofError(
+            "consistency",
+            f"the proof in {src} is for other tree sizes",
+            expected=f"from {old} to {new}",
+            found=f"from {got_old} to {got_new}",
+        )
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from govsvc.ledger.errors import KeyFormatError, MalformedError, VerificationError
+    from govsvc.ledger.keys import KeyRing, load_keyring, parse_verifier_key
+    from govsvc.ledger.receipt import (
+        Check,
+        ConsistencySource,
+        parse_consistency_proof,
+        verify_receipt,
+    )
+
+    # 1. Read every input; anything unreadable stops here with its name.
+    receipt_text = _read_text(args.receipt, "receipt")
+    ring = KeyRing()
+    for key in args.key:
+        try:
+            ring.add(parse_verifier_key(key))
+        except KeyFormatError as exc:
+            raise KeyFormatError(f"--key {key!r}: {exc}") from exc
+    for path in args.key_file:
+        for verifier in load_keyring(Path(path)):
+            ring.add(verifier)
+    checkpoint = _read_text(args.checkpoint, "checkpoint") if args.checkpoint else None
+
+    source: ConsistencySource | None = None
+    if (args.consistency_proof or args.url) and checkpoint is None:
+        raise MalformedError(
+            "--consistency-proof and --url prove consistency with a second checkpoint: "
+            "pass it with --checkpoint NOTE"
+        )
+    if args.consistency_proof:
+        proof_path = args.consistency_proof
+        got_old, got_new, hashes = parse_consistency_proof(
+            _read_text(proof_path, "consistency proof")
+        )
+
+        def from_file(old: int, new: int) -> list[bytes]:
+            _check_proof_sizes(got_old, got_new, old, new, proof_path)
+            return hashes
+
+        source = from_file
+    elif args.url:
+        token = args.token or os.environ.get("GOVSVC_TOKEN")
+
+        def from_server(old: int, new: int) -> list[bytes]:
+            return _fetch_consistency(args.url, token, old, new)
+
+        source = from_server
+
+    # 2. Verify, printing each check as it holds.
+    def show(check: Check) -> None:
+        print(f"{check.name:<12} OK      {check.detail}")
+
+    try:
+        verify_receipt(
+            receipt_text,
+            ring,
+            checkpoint=checkpoint,
+            consistency_proof=source,
+            on_check=show,
+        )
+    except VerificationError as exc:
+        print(f"{exc.check.split()[0]:<12} FAILED  {exc}")
+        return 1
+    except MalformedError as exc:
+        raise MalformedError(f"{args.receipt}: {exc}") from exc
+
+    print(f"{args.receipt}: verified")
+    return 0
