@@ -22,7 +22,6 @@ never be shown as a second root for the same size.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import queue
@@ -41,6 +40,7 @@ from govsvc.ledger import merkle, storage
 from govsvc.ledger._adapt import encode_entry, sign_checkpoint
 from govsvc.ledger.errors import LedgerError
 from govsvc.ledger.keys import Signer
+from govsvc.ledger.receipt import build_receipt
 
 log = logging.getLogger(__name__)
 
@@ -502,15 +502,10 @@ class Ledger:
                 lambda f: merkle.inclusion_proof(index, checkpoint.size, f),
                 f"an inclusion proof of entry {index}",
             )
-        body, leaf = found
-        return {
-            "entry": json.loads(body),
-            "index": index,
-            "leaf_hash": base64.b64encode(leaf).decode(),
-            "inclusion_proof": [base64.b64encode(h).decode() for h in proof],
-            "checkpoint": checkpoint.text,
-            "verifier_key": checkpoint.verifier_key,
-        }
+        body, _leaf = found
+        return build_receipt(
+            json.loads(body), index, proof, checkpoint.text, checkpoint.verifier_key
+        )
 
 
 def _checkpoint_from(row: Mapping[str, Any]) -> SignedCheckpoint:

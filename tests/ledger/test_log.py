@@ -16,6 +16,7 @@ from govsvc.ledger import merkle, storage
 from govsvc.ledger._adapt import encode_entry
 from govsvc.ledger.errors import LedgerError
 from govsvc.ledger.log import Ledger
+from govsvc.ledger.receipt import verify_receipt
 
 
 @pytest.fixture
@@ -217,6 +218,8 @@ def test_receipt_proves_inclusion(ledger: Ledger) -> None:
     assert lines[:2] == [ORIGIN, "5"]
     proof = [base64.b64decode(h) for h in receipt["inclusion_proof"]]
     merkle.verify_inclusion(leaf, 3, 5, proof, base64.b64decode(lines[2]))
+    verified = verify_receipt(receipt, [ledger.verifier_key])
+    assert (verified.index, verified.checkpoint.size) == (3, 5)
 
 
 def test_receipt_beyond_checkpoint_raises(ledger: Ledger) -> None:
