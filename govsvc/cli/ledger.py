@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+# audit and proof read the database; they live in their own module
+from govsvc.cli._ledger_storage import register_audit, register_proof
+
 MAX_INPUT_BYTES = 16 * 1024 * 1024  # a receipt or a note is a few kB; refuse giants
 FETCH_TIMEOUT_S = 10.0
 
@@ -33,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=usage)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _register_verify(commands)
+    register_audit(commands)
+    register_proof(commands)
 
 
 # -- verify ------------------------------------------------------------------------
