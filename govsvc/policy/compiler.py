@@ -23,6 +23,7 @@ from govsvc.policy.errors import (
     Diagnostic,
     PolicyCheckError,
     PolicyError,
+    PolicyEvaluationError,
     PolicySyntaxError,
 )
 from govsvc.policy.formatter import format_file
@@ -522,6 +523,12 @@ def _condition(fast: Any, safe: Any) -> Any:
             return bool(fast(facts))
         except runtime.FAST_ERRORS:
             pass
-        return bool(safe(facts))
+        try:
+            return bool(safe(facts))
+        except runtime.FAST_ERRORS as exc:
+            raise PolicyEvaluationError(
+                f"cannot evaluate the condition: {exc}; check the facts' types "
+                "against the fact schema"
+            ) from exc
 
     return condition

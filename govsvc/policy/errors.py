@@ -5,6 +5,8 @@
   - `PolicySyntaxError`: a file that does not parse (codes P0xx).
   - `PolicyCheckError`: a file that parses but does not check against the fact
     schema or the language's rules (codes P1xx to P5xx).
+- `PolicyEvaluationError` (a `GovsvcError`): a compiled risk condition met facts of
+  the wrong type (a missing fact raises `govsvc.facts.MissingFact` instead).
 - `PolicyTestError` (a `GovsvcError`): a `test` block that cannot be run at all
   (not a failing expectation; those are results).
 
@@ -104,3 +106,7 @@ class PolicyCheckError(PolicyError):
 
 class PolicyTestError(GovsvcError):
     """A policy test block cannot be run."""
+
+
+class PolicyEvaluationError(GovsvcError):
+    """A compiled condition met facts it cannot work with (a wrong type)."""
