@@ -174,7 +174,7 @@ def _split_key(text: str, what: str) -> tuple[str, bytes, bytes]:
         raise KeyFormatError(
             f"{what} key id must be 8 lowercase hex digits, found {hex_id!r}"
         )
-    blob = decode_base64(blob64, f"{what} key", KeyFormatError)
+    blob = decode_base64(blob64, f"the base64 part of the {what}", KeyFormatError)
     if not blob or blob[0] != ALG_ED25519:
         found = f"type {blob[0]:#04x}" if blob else "nothing"
         raise KeyFormatError(
