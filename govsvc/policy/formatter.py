@@ -56,7 +56,17 @@ def _item_lines(item: n.Item) -> list[Line]:
     if isinstance(item, n.OnMissing):
         return [Line(line, f"{pad}on missing {item.effect}")]
     if isinstance(item, n.Let):
-        return [Line(line, f"{pad}let {item.name} = {expr_text(item.value)}")]
+        text = f"{pad}let {item.name} = {expr_text(item.value)}"
+        if len(text) <= WIDTH or not isinstance(item.value, n.ListLit):
+            return [Line(line, text)]
+        # A long list: one item a line, so that a diff shows the item that changed.
+        items = item.value.items
+        lines = [Line(line, f"{pad}let {item.name} = [")]
+        lines += [
+            Line(line, f"{pad * 2}{expr_text(e)}{',' if i < len(items) - 1 else ''}")
+            for i, e in enumerate(items)
+        ]
+        return [*lines, Line(line, f"{pad}]")]
     if isinstance(item, n.Rule):
         name = f"{item.name} " if item.name else ""
         lines = [Line(line, f"{pad}{item.effect} {name}{item.message_text}")]

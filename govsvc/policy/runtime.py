@@ -59,7 +59,9 @@ def walk(base: Any, prefix: tuple[Any, ...] | None, keys: tuple[Any, ...]) -> An
                 f"{type(value).__name__}, not a record; cannot read {key}"
             )
         if value is None:
-            raise MissingFact(path_string(where))
+            # Name the whole fact the rule reads, not only the first absent key:
+            # "dataset.records_without_consent" tells the pipeline what to send.
+            raise MissingFact(path_string((*(prefix or ()), *keys)))
     return value
 
 
