@@ -49,7 +49,7 @@ T = TypeVar("T")
 MAX_BATCH = 1024  # work items per group commit; bounds one transaction's length
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Appended:
     """Where an entry went: its index and its leaf hash."""
 

@@ -24,7 +24,7 @@ index) and the node table is `WITHOUT ROWID`, both for append and lookup speed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -187,19 +187,30 @@ def fetch_pieces(conn: sa.Connection, pieces: Sequence[Piece]) -> dict[Piece, by
 
 
 def insert_entries(
-    conn: sa.Connection, rows: Iterable[tuple[int, bytes, bytes]]
+    conn: sa.Connection, rows: Sequence[tuple[int, bytes, bytes]]
 ) -> None:
-    """Insert `(idx, leaf_hash, body)` rows with one executemany."""
-    values = [{"idx": i, "leaf_hash": h, "body": b} for i, h, b in rows]
-    if values:
-        conn.execute(entries.insert(), values)
+    """Insert `(idx, leaf_hash, body)` rows with one executemany.
+
+    Straight to the driver, like `fetch_pieces`: at tens of thousands of rows a
+    second, SQLAlchemy's per-row parameter processing would cost a third of the time.
+    """
+    if rows:
+        ph = _placeholder(conn)
+        conn.exec_driver_sql(
+            "INSERT INTO ledger_entries (idx, leaf_hash, body) "
+            f"VALUES ({ph}, {ph}, {ph})",
+            list(rows),
+        )
 
 
-def insert_nodes(conn: sa.Connection, rows: Iterable[tuple[int, int, bytes]]) -> None:
+def insert_nodes(conn: sa.Connection, rows: Sequence[tuple[int, int, bytes]]) -> None:
     """Insert `(level, idx, hash)` rows with one executemany."""
-    values = [{"level": lv, "idx": i, "hash": h} for lv, i, h in rows]
-    if values:
-        conn.execute(nodes.insert(), values)
+    if rows:
+        ph = _placeholder(conn)
+        conn.exec_driver_sql(
+            f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({ph}, {ph}, {ph})",
+            list(rows),
+        )
 
 
 def read_entry(conn: sa.Connection, index: int) -> tuple[bytes, bytes] | None:
