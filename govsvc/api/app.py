@@ -41,9 +41,9 @@ problem documents.
 
 
 def _signer(settings: Settings) -> object:
-    from govsvc.ledger.keys import load_or_create
+    from govsvc.ledger.keys import load_or_create_signer
 
-    return load_or_create(settings.signing_key_path, settings.signer_name)
+    return load_or_create_signer(settings.signing_key_path, settings.signer_name)
 
 
 def build_service(settings: Settings) -> Service:

@@ -535,15 +535,18 @@ class Service:
         """The ledger's size and the age in seconds of its latest checkpoint."""
         from datetime import datetime
 
-        from govsvc.ledger.storage import checkpoint_row
+        from govsvc.ledger.storage import checkpoints
 
         with self.engine.connect() as conn:
-            row = checkpoint_row(conn, None)
+            row = conn.execute(
+                sa.select(checkpoints.c.size, checkpoints.c.signed_at)
+                .order_by(checkpoints.c.size.desc())
+                .limit(1)
+            ).first()
         if row is None:
             return 0, None
-        signed = datetime.fromisoformat(str(row["signed_at"]).replace("Z", "+00:00"))
-        age = time.time() - signed.timestamp()
-        return int(row["size"]), max(age, 0.0)
+        signed = datetime.fromisoformat(str(row.signed_at).replace("Z", "+00:00"))
+        return int(row.size), max(time.time() - signed.timestamp(), 0.0)
 
 
 def _now() -> str:

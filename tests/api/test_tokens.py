@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from .helpers import Api
+
+
+def test_admin_creates_token_that_works(api: Api) -> None:
+    created = api.client.post(
+        "/v1/tokens",
+        json={"roles": ["auditor"], "name": "audit team"},
+        headers=api.headers("admin"),
+    )
+
+    assert created.status_code == 201
+    secret = created.json()["token"]
+    assert created.json()["roles"] == ["auditor"]
+    checkpoint = api.client.get(
+        "/v1/ledger/checkpoint", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert checkpoint.status_code == 200
+
+
+def test_token_list_shows_no_secrets(api: Api) -> None:
+    listing = api.client.get("/v1/tokens", headers=api.headers("admin")).json()
+
+    assert len(listing["items"]) == 5
+    for secret in api.tokens.values():
+        assert secret not in str(listing)
+
+
+def test_revoked_token_is_401(api: Api) -> None:
+    created = api.client.post(
+        "/v1/tokens", json={"roles": ["ci"]}, headers=api.headers("admin")
+    ).json()
+
+    revoked = api.client.delete(
+        f"/v1/tokens/{created['id']}", headers=api.headers("admin")
+    )
+
+    assert revoked.status_code == 204
+    response = api.client.get(
+        "/v1/decisions", headers={"Authorization": f"Bearer {created['token']}"}
+    )
+    assert response.status_code == 401
+
+
+def test_unknown_role_is_422_naming_field(api: Api) -> None:
+    response = api.client.post(
+        "/v1/tokens", json={"roles": ["root"]}, headers=api.headers("admin")
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "roles[0]"
