@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -28,6 +29,9 @@ from govsvc.api.service import Service
 from govsvc.settings import Settings, load_settings
 from govsvc.store.engine import make_engine
 
+if TYPE_CHECKING:
+    from govsvc.ledger.keys import Signer
+
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
@@ -40,7 +44,7 @@ problem documents.
 """
 
 
-def _signer(settings: Settings) -> object:
+def _signer(settings: Settings) -> Signer:
     from govsvc.ledger.keys import load_or_create_signer
 
     return load_or_create_signer(settings.signing_key_path, settings.signer_name)
