@@ -330,3 +330,19 @@ def test_verify_consistency_time_travel_rejected() -> None:
 def test_verify_consistency_same_size_different_roots_rejected() -> None:
     with pytest.raises(ProofError, match="same size 3 have different roots"):
         merkle.verify_consistency(3, 3, TREE8.root(3), TREE8.root(4), [])
+
+
+# -- an independent implementation ---------------------------------------------------
+
+
+def test_root_matches_pymerkle_every_size_to_100() -> None:
+    from pymerkle import InmemoryTree
+
+    reference = InmemoryTree(algorithm="sha256")
+    leaves: list[bytes] = []
+    for i in range(100):
+        data = f"pymerkle {i}".encode()
+        reference.append_entry(data)
+        leaves.append(merkle.leaf_hash(data))
+
+        assert merkle.root(leaves) == reference.get_root(i + 1)
