@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             os.environ[f"GOVSVC_{flag.upper()}"] = str(value)
     settings = load_settings()
+    if not args.verbose:
+        # Alembic announces each of its plugins at INFO; a start-up needs none of it.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
     prepared = prepare(settings)
     if prepared.seeded:
