@@ -159,7 +159,8 @@ def _token_text(token: Token) -> str:
         return "end of file"
     value = str(token)
     if token.type in ("NAME", "POLICY_NAME", "RULE_NAME"):
-        return f"word {value!r}"  # which of the three the lexer chose means nothing here
+        # Which of the three the lexer chose means nothing to an author.
+        return f"word {value!r}"
     name = _TERMINAL_NAMES.get(token.type, "")
     if name.startswith("a "):
         return f"{name[2:]} {value!r}"

@@ -1,0 +1,118 @@
+"""Property tests: any input gets diagnostics or a result, never a traceback."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from govsvc.policy import (
+    Diagnostic,
+    PolicyError,
+    check_sources,
+    compile_sources,
+    format_source,
+)
+from govsvc.policy.compiler import decode
+
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+# Pieces of the language, so that random sequences reach the checker and compiler.
+TOKENS = [
+    "policy", "p", "q-r", '"msg {value}"', '"x"', "deny", "review", "warn", "when",
+    "applies", "on", "missing", "let", "x", "=", "for", "each", "in", "not", "and",
+    "or", "(", ")", "[", "]", ",", ".", "+", "-", "*", "/", "==", "!=", "<", ">=",
+    "1", "0.25", "5%", "true", "false", "stage", "model", "domain", "drift",
+    "features", "psi", "fairness", "protected_attributes", "count", "max", "has",
+    "where", "tier", "high", "escalate", "by", "test", "given", "expect", "allow",
+    "\n", "# c\n", '"', "{", "}", ":", "tiers", "score", "metric", "weight",
+]  # fmt: skip
+
+token_soup = st.lists(st.sampled_from(TOKENS), max_size=60).map(" ".join)
+
+
+def assert_handled(text: str) -> None:
+    """check_sources gives diagnostics; compile and format raise only PolicyError."""
+    diagnostics = check_sources({"f.policy": text})
+    assert all(isinstance(d, Diagnostic) for d in diagnostics)
+    for diagnostic in diagnostics:
+        diagnostic.render(text)
+
+    try:
+        bundle = compile_sources({"f.policy": text})
+    except PolicyError as exc:
+        assert exc.diagnostics and str(exc)
+    else:
+        bundle.evaluate({})
+        assert format_source(bundle.sources["f.policy"]) == bundle.sources["f.policy"]
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_fuzz_binary_garbage(data: bytes) -> None:
+    try:
+        text = decode(data, "f.policy")
+    except PolicyError as exc:
+        assert exc.diagnostics[0].code == "P009"
+        return
+    assert_handled(text)
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_fuzz_any_text(text: str) -> None:
+    assert_handled(text)
+
+
+@FUZZ
+@given(token_soup)
+def test_fuzz_token_soup(text: str) -> None:
+    assert_handled(text)
+
+
+@FUZZ
+@given(token_soup)
+def test_fuzz_format_is_idempotent(text: str) -> None:
+    try:
+        once = format_source(text)
+    except PolicyError:
+        return
+    assert format_source(once) == once
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(["(", "not ", "-", "[", "max(", "f(x in "]),
+    st.integers(min_value=1, max_value=3000),
+)
+def test_fuzz_deep_nesting(opener: str, depth: int) -> None:
+    closer = {"(": ")", "[": "]", "max(": ")", "f(x in ": " where true)"}.get(
+        opener, ""
+    )
+    text = f'policy p\n  warn "x" when {opener * depth}1{closer * depth} > 0\n'
+
+    assert_handled(text)
+
+
+@FUZZ
+@given(st.text(alphabet=st.characters(blacklist_characters='"\n'), max_size=50))
+def test_fuzz_unterminated_string(body: str) -> None:
+    diagnostics = check_sources({"f.policy": f'policy p\n  deny "{body}\n'})
+
+    assert diagnostics and diagnostics[0].severity == "error"
+
+
+def test_fuzz_empty_file_is_fine() -> None:
+    assert check_sources({"f.policy": ""}) == []
+
+
+def test_fuzz_huge_file_compiles() -> None:
+    rules = "".join(
+        f'  warn r{i} "psi {{value}}" when drift.max_psi > {i / 1000}\n'
+        for i in range(2000)
+    )
+
+    bundle = compile_sources({"f.policy": f"policy p\n{rules}"})
+
+    assert len(bundle.evaluate({"drift": {"max_psi": 0.0105}}).reasons) == 11
