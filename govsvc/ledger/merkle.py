@@ -237,15 +237,15 @@ def _check_hash(what: str, value: bytes) -> None:
         )
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> None:
-    """Check that `leaf` (a leaf hash) is at `index` in the tree of `size` and `root`.
+def root_from_inclusion_proof(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes]
+) -> bytes:
+    """The root that `proof` leads to from `leaf` at `index` in a tree of `size`.
 
-    RFC 9162 2.1.3.2, step by step; raises ProofError naming the failed step.
+    RFC 9162 2.1.3.2 steps 1 to 5 but the final comparison; raises ProofError when
+    the index is outside the tree or the proof's length does not fit the path.
     """
     _check_hash("inclusion leaf hash", leaf)
-    _check_hash("inclusion root hash", root)
     for i, p in enumerate(proof):
         _check_hash(f"inclusion proof hash {i}", p)
 
@@ -280,7 +280,7 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
 
-    # 5. The path must reach the root, and the hash computed must be the root.
+    # 5. (first half) The path must end at the root.
     if sn != 0:
         raise ProofError(
             "inclusion proof length",
@@ -288,12 +288,26 @@ def verify_inclusion(
             expected=f"{_inclusion_length(index, size)} hashes",
             found=f"{len(proof)}",
         )
-    if r != root:
+    return r
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> None:
+    """Check that `leaf` (a leaf hash) is at `index` in the tree of `size` and `root`.
+
+    RFC 9162 2.1.3.2, step by step; raises ProofError naming the failed step.
+    """
+    _check_hash("inclusion root hash", root)
+    computed = root_from_inclusion_proof(leaf, index, size, proof)
+
+    # 5. (second half) The hash computed must be the root.
+    if computed != root:
         raise ProofError(
             "inclusion root",
             f"the root computed from leaf {index} and the proof is not the tree's root",
             expected=_b64(root),
-            found=_b64(r),
+            found=_b64(computed),
         )
 
 
