@@ -246,26 +246,24 @@ class ExprGen:
             return f"{expr.func}({cond} {loop})"
         return f"{expr.func}({gen(expr.value, inner)} {loop}{where})"
 
-    def observe(self, expr: n.Expr, env: dict[str, Any]) -> str:
-        """Safe code for (observed value, threshold) of a condition that held."""
+    def observe(self, expr: n.Expr, env: dict[str, Any], safe: bool = True) -> str:
+        """Code for (observed value, threshold) of a condition that held."""
+        gen = self.safe if safe else self.fast
         if isinstance(expr, n.Binary):
-            return f"({self.safe(expr.left, env)}, {self.safe(expr.right, env)})"
+            return f"({gen(expr.left, env)}, {gen(expr.right, env)})"
         if isinstance(expr, n.Unary) and expr.op == "not":
-            return self.observe(expr.operand, env)
+            return self.observe(expr.operand, env, safe)
         if isinstance(expr, n.Chain) and expr.ops[0] == "and":
             for operand in reversed(expr.operands):
                 if _has_comparison(operand):
-                    return self.observe(operand, env)
+                    return self.observe(operand, env, safe)
         if isinstance(expr, n.Chain) and expr.ops[0] == "or":
             code = "(None, None)"
             for operand in reversed(expr.operands):
-                code = (
-                    f"({self.observe(operand, env)} "
-                    f"if _truth({self.safe(operand, env)}) "
-                    f"else {code})"
-                )
+                held = f"_truth({gen(operand, env)})" if safe else gen(operand, env)
+                code = f"({self.observe(operand, env, safe)} if {held} else {code})"
             return code
-        return f"({self.safe(expr, env)}, None)"
+        return f"({gen(expr, env)}, None)"
 
 
 def _has_comparison(expr: n.Expr) -> bool:

@@ -412,9 +412,15 @@ class _Compiler:
         unpack = "".join(
             f"    v_{x} = b[{i}]\n    p_{x} = None\n" for i, x in enumerate(names)
         )
+        # Reasons: the fast version first, the safe one when it raises.
         code.add(f"def _obs_{index}(facts, b):")
         code.lines.append(unpack.rstrip("\n")) if unpack else None
-        code.add(f"    return {self.gen.observe(rule.condition, inner)}")
+        code.add("    try:")
+        code.add(
+            f"        return {self.gen.observe(rule.condition, inner, safe=False)}"
+        )
+        code.add("    except _E:")
+        code.add(f"        return {self.gen.observe(rule.condition, inner)}")
 
         template, placeholders = self.template(rule.message)
         message_env = dict(inner)
@@ -423,10 +429,14 @@ class _Compiler:
         code.add(f"def _msg_{index}(facts, b, v_value, v_threshold):")
         code.add("    p_value = p_threshold = None")
         code.lines.append(unpack.rstrip("\n")) if unpack else None
-        values = ", ".join(
+        fast_values = ", ".join(self.gen.fast(p, message_env) for p in placeholders)
+        safe_values = ", ".join(
             f"_try(lambda: {self.gen.safe(p, message_env)})" for p in placeholders
         )
-        code.add(f"    return [{values}]")
+        code.add("    try:")
+        code.add(f"        return [{fast_values}]")
+        code.add("    except _E:")
+        code.add(f"        return [{safe_values}]")
 
         self.rules.append(
             {

@@ -184,7 +184,9 @@ def cedar_engine() -> Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]
                 if policy_id in rules:
                     effect, rule = rules[policy_id]
                     reasons.append({"effect": effect, "rule": rule, "subject": subject})
-        verdict = max((r["effect"] for r in reasons), key=RANK.__getitem__, default="allow")
+        verdict = max(
+            (r["effect"] for r in reasons), key=RANK.__getitem__, default="allow"
+        )
         return verdict, reasons
 
     return run
@@ -193,7 +195,9 @@ def cedar_engine() -> Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]
 # ---- timing --------------------------------------------------------------------
 
 
-def median_us(run: Callable[[dict[str, Any]], Any], facts: dict[str, Any], n: int) -> float:
+def median_us(
+    run: Callable[[dict[str, Any]], Any], facts: dict[str, Any], n: int
+) -> float:
     for _ in range(min(200, n)):  # warm up
         run(facts)
     samples = []
