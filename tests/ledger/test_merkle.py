@@ -346,3 +346,86 @@ def test_root_matches_pymerkle_every_size_to_100() -> None:
         leaves.append(merkle.leaf_hash(data))
 
         assert merkle.root(leaves) == reference.get_root(i + 1)
+
+
+# -- exhaustive: every proof of every tree up to 70 leaves --------------------------
+
+
+def _all_pieces(tree: merkle.MemoryTree) -> dict[tuple[int, int], bytes]:
+    """Every complete aligned subtree of `tree`, bottom-up: a store's whole content."""
+    pieces = {(0, i): leaf for i, leaf in enumerate(tree.leaves)}
+    level = 0
+    while (2 << level) <= len(tree):
+        for index in range(len(tree) >> (level + 1)):
+            pieces[(level + 1, index)] = merkle.node_hash(
+                pieces[(level, 2 * index)], pieces[(level, 2 * index + 1)]
+            )
+        level += 1
+    return pieces
+
+
+BIG_PIECES = _all_pieces(BIG)
+
+
+def _fetch_big(pieces: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    return {piece: BIG_PIECES[piece] for piece in pieces}
+
+
+def _accepted(verify: Any, *args: Any) -> bool:
+    # pytest.raises costs more than the verification; this loop makes ~200k calls.
+    try:
+        verify(*args)
+    except ProofError:
+        return False
+    return True
+
+
+def test_inclusion_exhaustive_verifies_and_wrong_index_or_size_fails() -> None:
+    wrongly_accepted = []
+    for size in range(1, 71):
+        root = BIG_ROOTS[size]
+        for index in range(size):
+            leaf = BIG.leaves[index]
+            proof = merkle.inclusion_proof(index, size, _fetch_big)
+
+            merkle.verify_inclusion(leaf, index, size, proof, root)
+            wrongly_accepted += [
+                (index, size, "index", other)
+                for other in range(size)
+                if other != index
+                and _accepted(merkle.verify_inclusion, leaf, other, size, proof, root)
+            ]
+            wrongly_accepted += [
+                (index, size, "size", m)
+                for m in range(index + 1, 71)
+                if m != size
+                and _accepted(
+                    merkle.verify_inclusion, leaf, index, m, proof, BIG_ROOTS[m]
+                )
+            ]
+
+    assert wrongly_accepted == []
+
+
+def test_consistency_exhaustive_verifies_and_wrong_size_fails() -> None:
+    wrongly_accepted = []
+    for new in range(1, 71):
+        for old in range(1, new + 1):
+            proof = merkle.consistency_proof(old, new, _fetch_big)
+
+            merkle.verify_consistency(old, new, BIG_ROOTS[old], BIG_ROOTS[new], proof)
+            wrongly_accepted += [
+                (old, new, other)
+                for other in range(1, new + 1)
+                if other != old
+                and _accepted(
+                    merkle.verify_consistency,
+                    other,
+                    new,
+                    BIG_ROOTS[other],
+                    BIG_ROOTS[new],
+                    proof,
+                )
+            ]
+
+    assert wrongly_accepted == []
