@@ -175,6 +175,9 @@ def _split_key(text: str, what: str) -> tuple[str, bytes, bytes]:
             f"{what} key id must be 8 lowercase hex digits, found {hex_id!r}"
         )
     blob = decode_base64(blob64, f"the base64 part of the {what}", KeyFormatError)
+    # Only Ed25519 (signed-note type 0x01) is implemented: keys of other types
+    # (ECDSA, as Sigstore's Rekor v1 uses; cosignature types) are refused here, and
+    # signatures by them on a note are ignored as signatures by unknown keys.
     if not blob or blob[0] != ALG_ED25519:
         found = f"type {blob[0]:#04x}" if blob else "nothing"
         raise KeyFormatError(

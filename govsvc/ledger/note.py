@@ -181,6 +181,9 @@ def sign_note(text: str, *signers: Signer) -> str:
 def _as_ring(trusted: KeyRing | Iterable[Verifier | str]) -> KeyRing:
     if isinstance(trusted, KeyRing):
         return trusted
+    if isinstance(trusted, str):
+        # One key string, not an iterable of one-character "keys".
+        trusted = [trusted]
     ring = KeyRing()
     for key in trusted:
         ring.add(key)

@@ -260,6 +260,8 @@ def parse_consistency_proof(
 def _trusted_ring(trusted_keys: KeyRing | Iterable[Verifier | str]) -> KeyRing:
     if isinstance(trusted_keys, KeyRing):
         return trusted_keys
+    if isinstance(trusted_keys, str):
+        trusted_keys = [trusted_keys]  # one key string, not its characters
     ring = KeyRing()
     for key in trusted_keys:
         ring.add(key)

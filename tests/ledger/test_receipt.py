@@ -399,3 +399,7 @@ def test_verify_receipt_every_bit_flip_of_other_checkpoint_and_proof_refused() -
     verify(other, proof)  # the originals pass
     _never_passes(lambda damaged: verify(damaged, proof), _flips(other))
     _never_passes(lambda damaged: verify(other, damaged), _flips(proof))
+
+
+def test_verify_receipt_single_key_string_accepted() -> None:
+    assert receipt.verify_receipt(FIXTURE, PETER.verifier_key).index == 3
