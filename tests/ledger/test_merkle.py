@@ -429,3 +429,20 @@ def test_consistency_exhaustive_verifies_and_wrong_size_fails() -> None:
             ]
 
     assert wrongly_accepted == []
+
+
+def test_verify_inclusion_accepts_pymerkle_proofs() -> None:
+    # pymerkle's inclusion path is the leaf hash followed by the RFC 9162 path.
+    from pymerkle import InmemoryTree
+
+    reference = InmemoryTree(algorithm="sha256")
+    for i in range(40):
+        reference.append_entry(f"pymerkle {i}".encode())
+
+    for size in range(1, 41):
+        root = reference.get_root(size)
+        for index in range(size):
+            path = reference.prove_inclusion(index + 1, size).path
+            leaf, proof = path[0], list(path[1:])
+
+            merkle.verify_inclusion(leaf, index, size, proof, root)
