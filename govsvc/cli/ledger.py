@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_verify(commands)
     register_audit(commands)
     register_proof(commands)
+    _register_key(commands)
 
 
 # -- verify ------------------------------------------------------------------------
@@ -246,4 +247,79 @@ def _verify(args: argparse.Namespace) -> int:
         raise MalformedError(f"{args.receipt}: {exc}") from exc
 
     print(f"{args.receipt}: verified")
+    return 0
+
+
+# -- key -----------------------------------------------------------------------------
+
+KEY_EPILOG = """\
+The signing key file holds a signed-note signer key (PRIVATE+KEY+...), mode 0600;
+next to it, FILE.pub is the key ring: every verifier key the service has signed
+with, oldest first. Give auditors that file (or its lines): `govsvc ledger verify
+--key-file signing.key.pub` checks receipts signed before and after a rotation.
+
+After --rotate, restart the service: a running process keeps signing with the key
+it loaded at start-up.
+
+examples:
+  govsvc ledger key                  print the verifier keys (makes a key if none)
+  govsvc ledger key --rotate         sign with a new key from now on, keep the old
+  GOVSVC_SIGNING_KEY=/secrets/ledger.key govsvc ledger key
+"""
+
+
+def _register_key(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    parser = commands.add_parser(
+        "key",
+        help="print the verifier keys to publish; rotate the signing key",
+        description="Print the ledger's verifier keys (the key ring), the current one "
+        "last. The signing key is made on first use if it does not exist.",
+        epilog=KEY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--signing-key",
+        metavar="FILE",
+        help="the signing key file (default: GOVSVC_SIGNING_KEY, else "
+        "GOVSVC_DATA_DIR/signing.key)",
+    )
+    parser.add_argument(
+        "--name",
+        help="the key name (default: GOVSVC_KEY_NAME, else GOVSVC_LOG_ORIGIN)",
+    )
+    parser.add_argument(
+        "--rotate", action="store_true", help="replace the signing key, keep the old"
+    )
+    parser.set_defaults(func=_key)
+
+
+def _key(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from govsvc.ledger.keys import (
+        load_keyring,
+        load_or_create_signer,
+        ring_path,
+        rotate_signer,
+    )
+    from govsvc.settings import load_settings
+
+    settings = load_settings()
+    path = Path(args.signing_key) if args.signing_key else settings.signing_key_path
+    name = args.name or settings.signer_name
+
+    if args.rotate:
+        signer = rotate_signer(path, name)
+        print(f"# rotated {path}: restart the service to sign with the new key")
+    else:
+        signer = load_or_create_signer(path, name)
+
+    # The ring, current key last; never the private key.
+    print(f"# verifier keys of {path} (current last)")
+    for verifier in load_keyring(ring_path(path)):
+        if verifier != signer.verifier:
+            print(verifier.key_string)
+    print(signer.verifier_key)
     return 0

@@ -303,3 +303,35 @@ def test_verify_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert info.value.code == 0
     assert "examples:" in out and "--consistency-proof proof.json" in out
+
+
+def test_key_prints_ring_then_rotation_keeps_old(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOVSVC_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GOVSVC_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("GOVSVC_KEY_NAME", raising=False)
+
+    assert main(["ledger", "key"]) == 0
+    first = capsys.readouterr().out.splitlines()
+    assert main(["ledger", "key", "--rotate"]) == 0
+    second = capsys.readouterr().out.splitlines()
+
+    current = keys.load_signer(tmp_path / "signing.key")
+    assert first[1:] == [second[-2]]
+    assert second[-1] == current.verifier_key
+    assert "PRIVATE" not in "\n".join(first + second)
+
+
+def test_key_other_name_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "signing.key"
+    keys.load_or_create_signer(key, "govsvc.test/ledger")
+
+    status = main(["ledger", "key", "--signing-key", str(key), "--name", "x"])
+
+    assert status == 1
+    assert "is for 'govsvc.test/ledger', but the configured key name is 'x'" in (
+        capsys.readouterr().err
+    )
