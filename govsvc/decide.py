@@ -21,8 +21,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
-
 from govsvc.assess import EvaluationRequest, assess
 from govsvc.policy import Bundle
 from govsvc.risk import TierState, evaluate_risk
@@ -50,10 +48,15 @@ class Outcome:
         return self.previous_tier != self.tier
 
 
-def request_digest(body: Any) -> str:
-    """SHA-256 of the request's RFC 8785 canonical JSON: equal for equal requests,
-    whatever their key order or whitespace."""
-    return "sha256:" + hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+def request_digest(body: bytes) -> str:
+    """SHA-256 of the request body as sent.
+
+    Byte for byte, so that an auditor holding the pipeline's request file checks it
+    against the ledger with `sha256sum`, and so that it costs microseconds (a
+    canonical re-encoding of a request with many drift bins costs milliseconds).
+    `govsvc gate` sends the file unchanged; a retry sends the same bytes.
+    """
+    return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def assess_request(request: EvaluationRequest, bundle: Bundle) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 from typing import Any
 
 import pytest
@@ -104,15 +103,14 @@ def test_decide_keeps_state_type(bundle: Any) -> None:
     assert isinstance(decide(_request(), bundle).state, TierState)
 
 
-def test_request_digest_ignores_key_order_and_whitespace() -> None:
-    a = {"stage": "staging", "model": {"version": "1", "name": "m"}}
-    b = {"model": {"name": "m", "version": "1"}, "stage": "staging"}
-
-    expected = hashlib.sha256(
-        b'{"model":{"name":"m","version":"1"},"stage":"staging"}'
-    ).hexdigest()
-    assert request_digest(a) == request_digest(b) == f"sha256:{expected}"
+def test_request_digest_is_sha256_of_bytes_as_sent() -> None:
+    # Known answer: SHA-256 of the three bytes "abc" (FIPS 180-2, appendix B.1).
+    assert request_digest(b"abc") == (
+        "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
 
 
-def test_request_digest_differs_for_other_values() -> None:
-    assert request_digest({"stage": "canary"}) != request_digest({"stage": "staging"})
+def test_request_digest_differs_for_other_bytes() -> None:
+    assert request_digest(b'{"stage":"canary"}') != request_digest(
+        b'{"stage": "canary"}'
+    )

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from govsvc.assess import EvaluationRequest
-from govsvc.decide import assess_request, conclude, request_digest
+from govsvc.decide import assess_request, conclude
 from govsvc.ledger.log import Ledger
 from govsvc.policy import Bundle, check_sources
 from govsvc.risk import TierState
@@ -91,6 +91,7 @@ class Service:
     def decide(
         self,
         request: EvaluationRequest,
+        digest: str,
         token: TokenInfo,
         idempotency_key: str | None,
     ) -> Recorded:
@@ -104,8 +105,6 @@ class Service:
         4. after the commit, the receipt against the checkpoint that covered it.
         """
         started = time.perf_counter()
-        body_json = request.model_dump(mode="json", exclude_none=True)
-        digest = request_digest(body_json)
 
         if idempotency_key is not None:
             replay = self._replay(token.id, idempotency_key, digest)
@@ -116,6 +115,8 @@ class Service:
         facts = assess_request(request, bundle)
         decision_id = str(uuid.uuid4())
         model = request.model.name
+
+        receipt_parts: list[Any] = []  # the entry and its leaf hash, for the receipt
 
         def work(session: Session, append: Any) -> dict[str, Any]:
             conn = session.connection()
@@ -156,13 +157,14 @@ class Service:
                 "bundle_digest": bundle.digest,
                 "request_digest": digest,
             }
-            appended = append(_without_none(entry))
+            entry = _without_none(entry)
+            appended = append(entry)
 
             status = "pending" if outcome.verdict == "review" else "final"
             body = {
                 "id": decision_id,
                 "time": created,
-                "model": body_json["model"],
+                "model": request.model.model_dump(mode="json", exclude_none=True),
                 "stage": request.stage,
                 "verdict": outcome.verdict,
                 "status": status,
@@ -174,6 +176,7 @@ class Service:
                 "request_digest": digest,
                 "ledger_index": appended.index,
             }
+            receipt_parts[:] = [entry, appended.leaf_hash]
             rows.insert_decision(
                 conn,
                 id=decision_id,
@@ -209,7 +212,8 @@ class Service:
             return self._await_replay(token.id, idempotency_key, digest)
 
         body = committed.value
-        receipt = self.ledger.receipt(body["ledger_index"], committed.checkpoint.size)
+        entry, leaf_hash = receipt_parts
+        receipt = self._receipt(entry, body["ledger_index"], leaf_hash, committed)
         elapsed = time.perf_counter() - started
         log.info(
             "decision %s model=%s verdict=%s tier=%s in %.1f ms",
@@ -220,6 +224,23 @@ class Service:
             elapsed * 1000,
         )
         return Recorded({**body, "receipt": receipt}, replayed=False)
+
+    def _receipt(
+        self, entry: dict[str, Any], index: int, leaf_hash: bytes, committed: Any
+    ) -> dict[str, Any]:
+        """The receipt of an entry just committed, from what the request holds: only
+        the inclusion proof is read (one query). The format is the ledger's
+        (`govsvc.ledger.receipt`); `govsvc ledger verify` checks it."""
+        checkpoint = committed.checkpoint
+        proof = self.ledger.inclusion_proof(index, checkpoint.size)
+        return {
+            "entry": entry,
+            "index": index,
+            "leaf_hash": base64.b64encode(leaf_hash).decode(),
+            "inclusion_proof": [base64.b64encode(h).decode() for h in proof],
+            "checkpoint": checkpoint.text,
+            "verifier_key": checkpoint.verifier_key,
+        }
 
     def _save_tier(
         self,

@@ -147,7 +147,8 @@ def _obtain(args: argparse.Namespace) -> dict[str, Any]:
     if not token:
         raise _NoDecision("no token: pass --token or set GOVSVC_TOKEN (role ci)")
     try:
-        body = json.loads(args.request.read_text(encoding="utf-8"))
+        raw = args.request.read_bytes()
+        json.loads(raw)
     except OSError as exc:
         raise _NoDecision(f"cannot read {args.request}: {exc.strerror}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -158,7 +159,14 @@ def _obtain(args: argparse.Namespace) -> dict[str, Any]:
     base = args.url.rstrip("/")
     with httpx.Client(base_url=base, headers=headers, timeout=args.timeout) as client:
         decision = _with_retries(
-            lambda: client.post("/v1/decisions", json=body), args.retries
+            # The file's bytes unchanged: the ledger records their SHA-256, which
+            # the pipeline can recompute from its own artifact.
+            lambda: client.post(
+                "/v1/decisions",
+                content=raw,
+                headers={"content-type": "application/json"},
+            ),
+            args.retries,
         )
         if decision.get("verdict") == "review" and args.wait > 0:
             decision = _wait_for_review(client, decision, args.wait, args.retries)

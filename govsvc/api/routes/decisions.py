@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from govsvc.api.auth import CI, Reader, Reviewer
 from govsvc.api.deps import ServiceDep
 from govsvc.api.models import ReviewIn
 from govsvc.assess import EvaluationRequest
+from govsvc.decide import request_digest
 from govsvc.store.errors import BadRequest
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
@@ -28,7 +30,7 @@ MAX_IDEMPOTENCY_KEY = 200
         409: {"description": "the Idempotency-Key was used for another request"},
     },
 )
-def create_decision(
+async def create_decision(
     body: EvaluationRequest,
     request: Request,
     token: CI,
@@ -38,7 +40,7 @@ def create_decision(
     """Assess the request, place the model in a risk tier, evaluate the policies in
     force and record the decision in the ledger. Answers after the commit, with a
     receipt. A retry with the same `Idempotency-Key` and body gets the first answer
-    (200) and writes nothing."""
+    (200) and writes nothing; the body is compared byte for byte."""
     if idempotency_key is not None and not (
         0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
     ):
@@ -47,7 +49,11 @@ def create_decision(
             f"characters, found {len(idempotency_key)}"
         )
     started = time.perf_counter()
-    recorded = service.decide(body, token, idempotency_key)
+    # FastAPI read and parsed the body already; Starlette keeps the bytes.
+    digest = request_digest(await request.body())
+    recorded = await run_in_threadpool(
+        service.decide, body, digest, token, idempotency_key
+    )
     if not recorded.replayed:
         request.app.state.metrics.observe_decision(
             recorded.body["verdict"], time.perf_counter() - started
