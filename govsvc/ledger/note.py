@@ -30,7 +30,13 @@ from dataclasses import dataclass
 
 from govsvc.ledger.canonical import decode_base64, encode_base64
 from govsvc.ledger.errors import KeyFormatError, NoteFormatError, SignatureError
-from govsvc.ledger.keys import KeyRing, Signer, Verifier, check_key_name
+from govsvc.ledger.keys import (
+    SIGNATURE_SIZE,
+    KeyRing,
+    Signer,
+    Verifier,
+    check_key_name,
+)
 from govsvc.ledger.merkle import HASH_SIZE
 
 SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
@@ -218,6 +224,14 @@ def open_note(
         verifier = matches[0]
         if verifier in verified:
             continue  # a repeated signature by one key counts once
+        if len(sig.signature) != SIGNATURE_SIZE:
+            raise SignatureError(
+                "signature",
+                f"the signature by trusted key {sig.name}+{sig.key_id.hex()} has the "
+                "wrong length for Ed25519",
+                expected=f"{SIGNATURE_SIZE} bytes",
+                found=f"{len(sig.signature)} bytes",
+            )
         if not verifier.verify(message, sig.signature):
             raise SignatureError(
                 "signature",

@@ -72,12 +72,29 @@ def test_open_note_no_trusted_signature_fails_closed() -> None:
 
 
 def test_open_note_known_key_bad_signature_rejects_note() -> None:
-    bad = PETER_SIG[:60] + "ABCD" + PETER_SIG[60:]
+    # Go's test inserts "ABCD" (a 67-byte signature); a changed character keeps
+    # the length and must fail the Ed25519 check itself.
+    inserted = PETER_SIG[:60] + "ABCD" + PETER_SIG[60:]
+    changed = PETER_SIG[:60] + ("B" if PETER_SIG[60] != "B" else "C") + PETER_SIG[61:]
 
+    with pytest.raises(SignatureError, match="has the wrong length for Ed25519"):
+        note.open_note(TEXT + "\n" + inserted + ENOCH_SIG, [PETER_VKEY])
     with pytest.raises(
-        SignatureError, match="by trusted key PeterNeumann\\+c74f20a3 does not"
+        SignatureError, match=r"by trusted key PeterNeumann\+c74f20a3 does not verify"
     ):
-        note.open_note(TEXT + "\n" + bad + ENOCH_SIG, [PETER_VKEY])
+        note.open_note(TEXT + "\n" + changed + ENOCH_SIG, [PETER_VKEY])
+
+
+def test_open_note_known_key_short_signature_says_length() -> None:
+    short = (
+        "\u2014 PeterNeumann "
+        + base64.b64encode(bytes.fromhex("c74f20a3") + bytes(63)).decode()
+    )
+
+    with pytest.raises(SignatureError, match="wrong length") as info:
+        note.open_note(TEXT + "\n" + short + "\n", [PETER_VKEY])
+
+    assert (info.value.expected, info.value.found) == ("64 bytes", "63 bytes")
 
 
 def test_open_note_repeated_signatures_count_once() -> None:
