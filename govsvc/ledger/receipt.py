@@ -154,7 +154,13 @@ def _field(doc: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> 
     return value
 
 
-_JSON_NAMES = {"dict": "object", "int": "integer", "str": "string", "list": "array"}
+_JSON_NAMES = {
+    "dict": "object",
+    "int": "integer",
+    "float": "number",
+    "str": "string",
+    "list": "array",
+}
 
 
 def _json_type(value: Any) -> str:
