@@ -31,6 +31,16 @@ _LOGICAL = ("and", "or")
 class Let:
     expr: n.Expr
     env: dict[str, Any]
+    constant: Any = None  # the value when the let reads no fact, else None
+
+
+# Lets are substituted where used; lets built from lets could multiply the code
+# without end, so the substitutions of one bundle are counted.
+MAX_SUBSTITUTIONS = 20_000
+
+
+class TooLarge(Exception):
+    """The generated code would be too large (lets substituted into lets)."""
 
 
 VAR = "var"
@@ -61,6 +71,18 @@ def _lookup(name: str, env: dict[str, Any]) -> Any:
 class ExprGen:
     """Writes the fast and the safe Python for one expression."""
 
+    def __init__(self) -> None:
+        self.substitutions = 0
+
+    def let(self, let: Let, safe: bool) -> str:
+        if let.constant is not None:
+            value = let.constant
+            return repr(tuple(value) if isinstance(value, list) else value)
+        self.substitutions += 1
+        if self.substitutions > MAX_SUBSTITUTIONS:
+            raise TooLarge
+        return f"({(self.safe if safe else self.fast)(let.expr, let.env)})"
+
     # ---- fast ----------------------------------------------------------------
 
     def fast(self, expr: n.Expr, env: dict[str, Any]) -> str:
@@ -73,7 +95,7 @@ class ExprGen:
             if kind == VAR:
                 return f"v_{expr.name}"
             if isinstance(kind, Let):
-                return f"({self.fast(kind.expr, kind.env)})"
+                return self.let(kind, safe=False)
             return f"facts[{expr.name!r}]"
         if isinstance(expr, n.Path):
             code = self.fast(expr.root, env)
@@ -111,7 +133,7 @@ class ExprGen:
             if isinstance(expr, n.Name) and kind == VAR:
                 return f"v_{expr.name}"
             if isinstance(expr, n.Name) and isinstance(kind, Let):
-                return f"({self.safe(kind.expr, kind.env)})"
+                return self.let(kind, safe=True)
             base, prefix, keys = self.path_parts(expr, env)
             return f"_walk({base}, {prefix}, ({''.join(k + ', ' for k in keys)}))"
         if isinstance(expr, n.Literal):
@@ -168,7 +190,7 @@ class ExprGen:
             ):
                 base, prefix, inner = self.path_parts(kind.expr, kind.env)
                 return base, prefix, inner + keys
-            return f"({self.safe(kind.expr, kind.env)})", "None", keys
+            return self.let(kind, safe=True), "None", keys
         return "facts", "()", [repr(root.name), *keys]
 
     def pair(self, expr: n.Expr, env: dict[str, Any]) -> str:

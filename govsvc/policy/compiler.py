@@ -16,8 +16,8 @@ from govsvc.facts import MissingFact
 from govsvc.policy import nodes as n
 from govsvc.policy import runtime
 from govsvc.policy.bundle import Bundle, CompiledPolicy, CompiledRule
-from govsvc.policy.checker import check_files, split_message
-from govsvc.policy.codegen import VAR, ExprGen, Let, Source
+from govsvc.policy.checker import check_files, const_value, split_message
+from govsvc.policy.codegen import VAR, ExprGen, Let, Source, TooLarge
 from govsvc.policy.errors import (
     ERROR,
     Diagnostic,
@@ -170,7 +170,25 @@ def compile_sources(sources: Mapping[str, str]) -> Bundle:
         raise PolicyCheckError(diagnostics, dict(sources))
 
     canonical = {file.name: format_file(file) for file in files}
-    return _Compiler(files, canonical).bundle()
+    try:
+        return _Compiler(files, canonical).bundle()
+    except (TooLarge, RecursionError, MemoryError, SyntaxError) as exc:
+        # Python's own compiler has limits the checker cannot foresee exactly.
+        log.debug("compiling the bundle failed: %r", exc)
+        first = files[0].name if files else "<bundle>"
+        raise PolicyCheckError(
+            [
+                Diagnostic(
+                    "P005",
+                    first,
+                    1,
+                    1,
+                    "the policies expand to more code than govsvc compiles (lets "
+                    "built from lets, or very long expressions); simplify them",
+                )
+            ],
+            dict(sources),
+        ) from None
 
 
 def bundle_digest(canonical: Mapping[str, str]) -> str:
@@ -283,6 +301,7 @@ class _Compiler:
         }
         self.policies.append(record)
         env: dict[str, Any] = {}
+        constants: dict[str, n.Expr] = {}
 
         applies = next((i for i in policy.items if isinstance(i, n.Applies)), None)
         base_depth = self.fast.depth
@@ -301,7 +320,14 @@ class _Compiler:
         rule_count = 0
         for item in policy.items:
             if isinstance(item, n.Let):
-                env[item.name] = Let(item.value, dict(env))
+                # A let that reads no fact becomes its value: no code, no growth.
+                value = const_value(item.value, constants)
+                constant = (
+                    value if isinstance(value, float | str | bool | list) else None
+                )
+                if constant is not None:
+                    constants[item.name] = n.Literal(item.pos, constant, "")
+                env[item.name] = Let(item.value, dict(env), constant)
             elif isinstance(item, n.Rule):
                 rule_count += 1
                 record["rules"].append(len(self.rules))

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_SOURCE_BYTES = 1024 * 1024  # 1 MiB: fifty times the shipped bundle
 MAX_NESTING = 48  # expression levels; well under Python's recursion limit in every pass
+MAX_OPERANDS = 100  # in one chain such as a + b + c: Python nests those when compiling
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 
@@ -228,8 +229,11 @@ def _syntax_error(exc: UnexpectedInput, filename: str, text: str) -> PolicySynta
     )
 
 
+_CHAINS = frozenset({"or_expr", "and_expr", "sum", "product"})
 _EXPR_NODES = frozenset(
     {
+        "sum",
+        "product",
         "or_expr",
         "and_expr",
         "not_",
@@ -271,6 +275,17 @@ def _check_nesting(tree: Tree, filename: str, text: str) -> None:
                     "name a part of it with `let`",
                     text,
                 )
+        if node.data in _CHAINS and len(node.children) > 2 * MAX_OPERANDS:
+            meta = node.meta
+            raise _error(
+                "P005",
+                filename,
+                getattr(meta, "line", 1),
+                getattr(meta, "column", 1),
+                f"more than {MAX_OPERANDS} operands in one chain; name parts of it "
+                "with `let`",
+                text,
+            )
         stack.extend((child, depth) for child in node.children)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -116,3 +117,25 @@ def test_fuzz_huge_file_compiles() -> None:
     bundle = compile_sources({"f.policy": f"policy p\n{rules}"})
 
     assert len(bundle.evaluate({"drift": {"max_psi": 0.0105}}).reasons) == 11
+
+
+def test_fuzz_long_chain_is_refused() -> None:
+    text = 'policy p\n  warn "x" when ' + " + ".join(["1"] * 500) + " > 0\n"
+
+    diagnostics = check_sources({"f.policy": text})
+
+    assert [d.code for d in diagnostics] == ["P005"]
+    assert "more than 100 operands in one chain" in diagnostics[0].message
+
+
+def test_fuzz_lets_built_from_lets_do_not_explode() -> None:
+    lets = "".join(f"  let a{i} = a{i - 1} + a{i - 1}\n" for i in range(1, 40))
+    warn = '  warn "x" when a39 > 0\n'
+
+    constant = compile_sources({"f.policy": f"policy p\n  let a0 = 1\n{lets}{warn}"})
+    with pytest.raises(PolicyError, match="expand to more code than govsvc compiles"):
+        compile_sources(
+            {"f.policy": f"policy p\n  let a0 = drift.max_psi\n{lets}{warn}"}
+        )
+
+    assert constant.evaluate({}).verdict == "warn"
