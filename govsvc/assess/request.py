@@ -30,8 +30,10 @@ from govsvc.assess.errors import AssessError
 from govsvc.facts import STAGES
 
 Count = Annotated[int, Field(ge=0, strict=True)]
-NonNegative = Annotated[float, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
+# Strict: a JSON number, never a string ("0.5") or a boolean read as one.
+Number = Annotated[float, Field(strict=True)]
+NonNegative = Annotated[float, Field(ge=0, strict=True)]
+Share = Annotated[float, Field(ge=0, le=1, strict=True)]
 Name = Annotated[str, Field(min_length=1)]
 
 
@@ -96,9 +98,9 @@ class FeatureDrift(_Strict):
 
     reference: list[NonNegative] | None = None
     current: list[NonNegative] | None = None
-    reference_values: list[float] | None = None
-    current_values: list[float] | None = None
-    edges: list[float] | None = None
+    reference_values: list[Number] | None = None
+    current_values: list[Number] | None = None
+    edges: list[Number] | None = None
 
     @model_validator(mode="after")
     def _one_shape(self) -> FeatureDrift:
@@ -187,12 +189,12 @@ class Uncertainty(_Strict):
     mean_std: NonNegative | None = None
     variance: NonNegative | None = None
     share_above_threshold: Share | None = None
-    threshold: Annotated[float, Field(gt=0)] | None = None
+    threshold: Annotated[float, Field(gt=0, strict=True)] | None = None
     ece: Share | None = None
 
 
 class Baseline(_Strict):
-    metrics: dict[Name, float] = Field(default_factory=dict)
+    metrics: dict[Name, Number] = Field(default_factory=dict)
 
 
 class EvaluationRequest(_Strict):
@@ -201,7 +203,7 @@ class EvaluationRequest(_Strict):
     model: ModelInfo
     stage: Literal["staging", "canary", "production"]
     dataset: Dataset | None = None
-    metrics: dict[Name, float] | None = None
+    metrics: dict[Name, Number] | None = None
     # attribute -> group -> confusion counts; intersectional attributes arrive the
     # same way with combined names ("gender x age_band": {"female x 18-25": ...}).
     groups: dict[Name, Attribute] | None = None

@@ -61,6 +61,8 @@ BAD: list[tuple[str, Any, str]] = [
         r"^drift\.features\.income\.current\.1: .*finite",
     ),
     ("metrics.auc", float("inf"), r"^metrics\.auc: .*finite"),
+    ("metrics.auc", "0.9", r"^metrics\.auc: Input should be a valid number"),
+    ("metrics.auc", True, r"^metrics\.auc: Input should be a valid number"),
     ("uncertainty.share_above_threshold", 1.5, r"^uncertainty\.share_above_threshold"),
     ("uncertainty.threshold", 0, r"^uncertainty\.threshold: .*greater than 0"),
     ("dataset.recrods", 5, r"^dataset\.recrods: unknown field"),
