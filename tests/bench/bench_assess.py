@@ -102,6 +102,15 @@ def show(label: str, times: tuple[float, float], note: str = "") -> None:
     print(f"{label:26s}{wall:11.1f} µs wall {cpu:11.1f} µs cpu  {note}")
 
 
+def calibration() -> float:
+    """A fixed amount of plain-Python float work (1000 multiply-adds), to compare
+    machines: the figures above scale with it."""
+    x = 0.0
+    for i in range(1000):
+        x += i * 1.5
+    return x
+
+
 def fairlearn_fairness(request: dict[str, Any]) -> Callable[[], object]:
     """A callable computing with fairlearn what `fairness_facts` computes."""
     import numpy as np
@@ -186,6 +195,11 @@ def main() -> None:
     model = RiskModel()
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    show(
+        "calibration loop",
+        median_us(calibration, args.runs),
+        "1000 float multiply-adds",
+    )
     print("request: 5 attributes x 10 groups, 50 drifting features x 10 bins")
     ours = median_us(lambda: assess(request, min_group_size=30), args.runs)
     verdict = "under" if ours[0] < TARGET_US else "OVER"
