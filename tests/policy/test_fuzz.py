@@ -111,7 +111,7 @@ def test_fuzz_empty_file_is_fine() -> None:
 def test_fuzz_huge_file_compiles() -> None:
     rules = "".join(
         f'  warn r{i} "psi {{value}}" when drift.max_psi > {i / 1000}\n'
-        for i in range(2000)
+        for i in range(1000)
     )
 
     bundle = compile_sources({"f.policy": f"policy p\n{rules}"})
@@ -139,3 +139,87 @@ def test_fuzz_lets_built_from_lets_do_not_explode() -> None:
         )
 
     assert constant.evaluate({}).verdict == "warn"
+
+
+# Well-typed programs, so that the compiler and the evaluator see many of them.
+NUMBERS = st.sampled_from(
+    ["1", "0.25", "5%", "drift.max_psi", "fairness.gender.min_impact_ratio",
+     "uncertainty.ece", "count(protected_attributes)", "metrics.auc"]
+)  # fmt: skip
+STRINGS = st.sampled_from(['"credit"', "stage", "model.domain", "risk.tier"])
+
+
+def _numbers(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(children, st.sampled_from("+-*/"), children).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        children.map(lambda c: f"-{c}"),
+        children.map(lambda c: f"abs({c})"),
+        st.tuples(children, children).map(lambda t: f"max({t[0]}, {t[1]})"),
+        children.map(lambda c: f"count(f in drift.features where f.psi > {c})"),
+        children.map(lambda c: f"sum(f.psi * {c} for f in drift.features)"),
+        children.map(lambda c: f"min(v for k, v in metrics where v < {c})"),
+    )
+
+
+numbers = st.recursive(NUMBERS, _numbers, max_leaves=6)
+
+
+def _conditions(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(children, st.sampled_from(["and", "or"]), children).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        children.map(lambda c: f"not {c}"),
+        st.tuples(
+            numbers, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), numbers
+        ).map(" ".join),
+        st.tuples(STRINGS, st.sampled_from(["==", "!="]), STRINGS).map(" ".join),
+        STRINGS.map(lambda s: f'{s} in ["credit", "high", "production"]'),
+        children.map(lambda c: f"any(a in drift.alerts where {c})"),
+        children.map(lambda c: f"all(x in protected_attributes where {c})"),
+    )
+
+
+conditions = st.recursive(
+    st.sampled_from(
+        ["true", "dataset.consent_covered", "has(drift.alerts)", '"gender" in fairness']
+    ),
+    _conditions,
+    max_leaves=8,
+)
+
+FACTS = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.floats(allow_nan=False), st.text(max_size=3)
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["gender", "psi", "min_impact_ratio", "a", "x"]),
+            children,
+            max_size=3,
+        ),
+    ),
+    max_leaves=10,
+)
+ROOTS = ["model", "stage", "drift", "fairness", "metrics", "dataset", "risk",
+         "uncertainty", "protected_attributes"]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conditions, st.dictionaries(st.sampled_from(ROOTS), FACTS, max_size=5))
+def test_fuzz_programs_check_compile_and_evaluate(condition: str, facts: dict) -> None:
+    text = f'policy p\n  warn "got {{value}}" when {condition}\n'
+
+    try:
+        bundle = compile_sources({"f.policy": text})
+    except PolicyError as exc:
+        assert exc.diagnostics
+        return
+
+    evaluation = bundle.evaluate(facts)
+    assert evaluation.verdict in ("allow", "warn", "review")
+    for reason in evaluation.reasons:
+        reason.to_dict()
