@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     public_ledger: bool = False  # serve the ledger routes without a token
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=1000)
     pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1)
+    # Anchors for `govsvc ledger anchor`: a git repository (pushed to the remote when
+    # one is named) and an RFC 3161 time-stamp authority with its CA certificate.
+    anchor_git: Path | None = None
+    anchor_git_remote: str | None = None
+    anchor_tsa_url: str | None = None
+    anchor_tsa_ca: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:

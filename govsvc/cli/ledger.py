@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from govsvc.cli._ledger_anchor import register_anchor
+
 # audit and proof read the database; they live in their own module
 from govsvc.cli._ledger_storage import register_audit, register_proof
 
@@ -24,7 +26,7 @@ that an entry is in the tree a signed checkpoint commits to.
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "ledger",
-        help="verify receipts, audit the ledger, print proofs",
+        help="verify receipts, audit the ledger, print proofs, anchor checkpoints",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -39,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     register_audit(commands)
     register_proof(commands)
     _register_key(commands)
+    register_anchor(commands)
 
 
 # -- verify ------------------------------------------------------------------------
