@@ -81,7 +81,8 @@ def register(subparsers: Any) -> None:
         epilog="examples:\n  govsvc policy eval --facts facts.json policies/\n"
         "  govsvc policy eval --format json --facts facts.json policies/\n\n"
         "The facts follow the fact namespace in docs/policy.md; a JSON null is an "
-        "absent fact.",
+        "absent fact. Without risk.tier in the facts, the risk is computed first with "
+        "the bundle's risk model, as the service does.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument(
@@ -206,6 +207,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from govsvc.errors import GovsvcError
     from govsvc.policy import strip_nulls
+    from govsvc.policy.testing import with_risk
 
     try:
         facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
@@ -222,12 +224,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     bundle = _load(args.paths)
     if bundle is None:
         return 1
-    evaluation = bundle.evaluate(strip_nulls(facts))
+    facts = strip_nulls(facts)
+    # As the service does: without a tier in the facts, compute the risk first.
+    risk_problem = with_risk(bundle, facts)
+    evaluation = bundle.evaluate(facts)
 
+    risk = facts.get("risk", {})
     if args.format == "json":
-        print(json.dumps({"digest": bundle.digest, **evaluation.to_dict()}, indent=2))
+        report = {"digest": bundle.digest, "risk": risk, **evaluation.to_dict()}
+        print(json.dumps(report, indent=2, default=str))
         return 0
     print(f"verdict: {evaluation.verdict}")
+    if risk_problem:
+        print(f"tier: unknown ({risk_problem})")
+    elif "tier" in risk:
+        print(f"tier: {risk['tier']}")
     for reason in evaluation.reasons:
         figures = ""
         if reason.observed is not None or reason.threshold is not None:

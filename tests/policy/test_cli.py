@@ -131,3 +131,21 @@ def test_eval_bad_facts_is_one_message(
 
     assert status == 1
     assert "cannot read facts from" in capsys.readouterr().err
+
+
+def test_eval_computes_the_tier_when_facts_lack_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = write(
+        tmp_path,
+        "p.policy",
+        'policy p\n  tier high when model.domain == "credit"\n\n'
+        '  review "high" when risk.tier == "high"\n',
+    )
+    facts = write(tmp_path, "facts.json", json.dumps({"model": {"domain": "credit"}}))
+
+    status = main(["policy", "eval", "--facts", str(facts), str(policy)])
+
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert out[:2] == ["verdict: review", "tier: high"]
