@@ -7,6 +7,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial import distance
 
@@ -176,3 +178,38 @@ def test_drift_facts_no_features_has_no_worst_feature() -> None:
     facts = drift_facts(Drift.model_validate({"alerts": []}))
 
     assert facts == {"features": {}, "alerts": [], "critical_alerts": 0}
+
+
+counts = st.lists(st.integers(0, 10_000), min_size=2, max_size=12).filter(
+    lambda xs: sum(xs) > 0
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_binned_statistics_properties(data: st.DataObject) -> None:
+    reference = data.draw(counts)
+    current = data.draw(
+        st.lists(
+            st.integers(0, 10_000), min_size=len(reference), max_size=len(reference)
+        ).filter(lambda xs: sum(xs) > 0)
+    )
+
+    facts = binned_statistics(reference, current)
+
+    assert facts["psi"] >= 0 and facts["kl"] >= 0
+    assert 0 <= facts["js"] <= math.sqrt(math.log(2)) + 1e-12
+    assert 0 <= facts["ks"] <= 1 + 1e-12
+    assert facts["band"] == band(facts["psi"])
+    assert all(math.isfinite(facts[k]) for k in ("psi", "kl", "js", "ks"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(counts, st.integers(1, 5))
+def test_binned_statistics_same_distribution_is_exactly_zero(
+    bins: list[int], scale: int
+) -> None:
+    facts = binned_statistics(bins, [b * scale for b in bins])
+
+    assert (facts["psi"], facts["kl"], facts["js"], facts["ks"]) == (0, 0, 0, 0)
+    assert facts["band"] == "stable"

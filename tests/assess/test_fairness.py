@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import sklearn.metrics as skm
 from fairlearn import metrics as flm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from govsvc.assess.fairness import attribute_facts, group_rates
 from govsvc.assess.request import GroupCounts
@@ -243,3 +245,34 @@ def test_attribute_facts_min_group_size_is_inclusive() -> None:
     facts = attribute_facts(groups, min_group_size=30)
 
     assert facts["low_support_groups"] == ["b"]
+
+
+group = (
+    st.tuples(*(st.integers(0, 500) for _ in range(4)))
+    .filter(lambda t: sum(t) > 0)
+    .map(lambda t: _counts(*t))
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(group, min_size=2, max_size=8))
+def test_attribute_facts_properties(counts: list[GroupCounts]) -> None:
+    groups = {f"g{i}": c for i, c in enumerate(counts)}
+
+    facts = attribute_facts(groups, min_group_size=100)
+
+    for metric in ATTRIBUTE_METRICS:
+        if metric in facts:  # differences and ratios of rates all lie in [0, 1]
+            assert 0 <= facts[metric] <= 1, metric
+    # A between-groups metric is present exactly when every group has its rate.
+    every = {r: all(r in g for g in facts["groups"].values()) for r in ("tpr", "ppv")}
+    assert ("equal_opportunity_difference" in facts) == every["tpr"]
+    assert ("predictive_parity_difference" in facts) == every["ppv"]
+    if "impact_ratios" in facts:
+        assert max(facts["impact_ratios"].values()) == 1.0
+        assert set(facts["four_fifths_failing"]) == {
+            g for g, r in facts["impact_ratios"].items() if r < 0.8
+        }
+    assert facts["low_support_groups"] == [
+        name for name, c in groups.items() if c.tp + c.fp + c.tn + c.fn < 100
+    ]
