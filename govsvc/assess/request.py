@@ -228,18 +228,11 @@ def parse_request(data: Mapping[str, Any]) -> EvaluationRequest:
 
 
 def _describe(err: Any) -> str:
-    # pydantic inserts the validator's tag into the location of union members
-    # ("function-after[...]"); the user knows only the JSON path.
-    parts = [
-        str(p)
-        for p in err["loc"]
-        if not (isinstance(p, str) and ("[" in p or p in _NOISE))
-    ]
-    path = ".".join(parts) or "(body)"
+    # Every model here is a plain record or an optional one, never a union, so the
+    # location is the JSON path as the user wrote it (a key may hold dots or
+    # brackets; it is shown as sent).
+    path = ".".join(str(p) for p in err["loc"]) or "(body)"
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown field; check its spelling against the request schema"
     return f"{path}: {message}"
-
-
-_NOISE = {"int", "float", "str", "list", "dict", "none"}

@@ -132,3 +132,13 @@ def test_parse_request_missing_model() -> None:
     problems = _problems({"stage": "staging"})
 
     assert problems == ["model: Field required"]
+
+
+def test_parse_request_keeps_odd_keys_in_the_path() -> None:
+    data = sample()
+    data["groups"] = {"int": {"a[1]": {"tp": -1, "fp": 0, "tn": 1, "fn": 0}, "b": {}}}
+
+    problems = _problems(data)
+
+    assert problems[0].startswith("groups.int.a[1].tp: ")
+    assert problems[1] == "groups.int.b.tp: Field required"
