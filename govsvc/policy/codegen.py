@@ -110,18 +110,36 @@ class ExprGen:
         if isinstance(expr, n.Comprehension):
             return self.comprehension(expr, env, safe=False)
         if isinstance(expr, n.Unary):
-            op = "not " if expr.op == "not" else "-"
-            return f"({op}{self.fast(expr.operand, env)})"
+            if expr.op == "not":
+                return f"(not {self.fast_value(expr.operand, env)})"
+            return f"(-{self.fast(expr.operand, env)})"
         if isinstance(expr, n.Binary):
-            return (
-                f"({self.fast(expr.left, env)} {expr.op} {self.fast(expr.right, env)})"
-            )
+            if expr.op in ("==", "!=", "in", "not in"):
+                left = self.fast_value(expr.left, env)
+                right = self.fast_value(expr.right, env)
+            else:  # None in an ordering or arithmetic raises TypeError by itself
+                left, right = self.fast(expr.left, env), self.fast(expr.right, env)
+            return f"({left} {expr.op} {right})"
         if isinstance(expr, n.Chain):
-            parts = [self.fast(expr.operands[0], env)]
+            gen = self.fast_value if expr.ops[0] in _LOGICAL else self.fast
+            parts = [gen(expr.operands[0], env)]
             for op, operand in zip(expr.ops, expr.operands[1:], strict=True):
-                parts.append(f"{op} {self.fast(operand, env)}")
+                parts.append(f"{op} {gen(operand, env)}")
             return "(" + " ".join(parts) + ")"
         raise AssertionError(f"unknown expression {expr!r}")
+
+    def fast_value(self, expr: n.Expr, env: dict[str, Any]) -> str:
+        """A fact read where a JSON null would pass silently (==, in, and, not).
+
+        `_nn` raises on None, which sends the rule to its safe version, where null
+        is a missing fact like an absent key.
+        """
+        code = self.fast(expr, env)
+        if isinstance(expr, n.Path) or (
+            isinstance(expr, n.Name) and _lookup(expr.name, env) == "root"
+        ):
+            return f"_nn({code})"
+        return code
 
     # ---- safe ----------------------------------------------------------------
 
@@ -258,6 +276,8 @@ class ExprGen:
             loop = f"for v_{key}, v_{value} in _pairs({self.fast(expr.source, env)})"
 
         where = ""
+        if not safe:
+            gen = self.fast_value
         if expr.where is not None:
             cond = gen(expr.where, inner)
             where = f" if _truth({cond})" if safe else f" if {cond}"

@@ -239,6 +239,7 @@ class _Compiler:
             "_items2": runtime.items2,
             "_truth": runtime.truth,
             "_number": runtime.number,
+            "_nn": runtime.not_null,
             "_E": runtime.FAST_ERRORS,
             "_SE": (MissingFact, *runtime.FAST_ERRORS),
             "_try": _try,
@@ -309,7 +310,7 @@ class _Compiler:
             self.code.add(f"def _applies_{index}(facts):")
             self.code.add(f"    return _truth({self.gen.safe(applies.condition, env)})")
             self.fast.add("try:")
-            self.fast.add(f"    _ok = {self.gen.fast(applies.condition, env)}")
+            self.fast.add(f"    _ok = {self.gen.fast_value(applies.condition, env)}")
             self.fast.add("except _E:")
             self.fast.add("    _ok = False")
             self.fast.add(f"    fired.append(({-index - 1}, None))")
@@ -399,7 +400,7 @@ class _Compiler:
             for loop_name in loop.names:
                 loop_env[loop_name] = VAR
             fast.depth += 1
-        fast.add(f"if {self.gen.fast(rule.condition, inner)}:")
+        fast.add(f"if {self.gen.fast_value(rule.condition, inner)}:")
         fast.add(f"    fired.append(({index}, {bindings}))")
         fast.depth = depth - 1
         fast.add("except _E:")
@@ -500,7 +501,7 @@ class _Compiler:
                 self.conditions
             ):
                 source.add(f"def _cf_{k}(facts):")
-                source.add(f"    return {self.gen.fast(expr, env)}")
+                source.add(f"    return {self.gen.fast_value(expr, env)}")
                 source.add(f"def _cs_{k}(facts):")
                 source.add(f"    return _truth({self.gen.safe(expr, env)})")
             exec(compile(source.text(), "<policy risk>", "exec"), namespace)

@@ -317,3 +317,19 @@ def test_load_bundle_shipped_policies() -> None:
     assert "fairness-baseline" in compiled.policies
     assert compiled.risk_model.tiers == ("minimal", "limited", "high", "unacceptable")
     assert all(name.startswith("policies/") for name in compiled.sources)
+
+
+def test_evaluate_null_never_passes_an_equality_or_a_negation() -> None:
+    text = (
+        'policy p\n  review "prod" when stage == "production"\n\n'
+        '  deny "consent" when not dataset.consent_covered\n'
+    )
+
+    evaluation = bundle(text).evaluate(
+        {"stage": None, "dataset": {"consent_covered": None}}
+    )
+
+    assert [r.missing_fact for r in evaluation.reasons] == [
+        "stage",
+        "dataset.consent_covered",
+    ]
