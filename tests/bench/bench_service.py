@@ -22,8 +22,8 @@ what one 2-core box does with both on it.
 from __future__ import annotations
 
 import argparse
-import json
 import asyncio
+import json
 import os
 import random
 import socket
@@ -99,7 +99,7 @@ def free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, workers: int
+    data_dir: Path, workers: int, log: IO[str] | None = None
 ) -> tuple[subprocess.Popen[str], str, str]:
     port = free_port()
     env = {
@@ -115,7 +115,7 @@ def start_server(
         env=env,
         cwd=data_dir,
         stdout=subprocess.PIPE,
-        stderr=open(os.environ["BENCH_LOG"], "w") if "BENCH_LOG" in os.environ else subprocess.DEVNULL,
+        stderr=log if log is not None else subprocess.DEVNULL,
         text=True,
     )
     assert process.stdout is not None
@@ -261,6 +261,7 @@ def main() -> int:
     parser.add_argument(
         "--clients", default="8,32,64", help="closed-loop concurrency levels"
     )
+    parser.add_argument("--server-log", type=Path, help="write the server's log here")
     args = parser.parse_args()
 
     rng = random.Random(7)
@@ -271,7 +272,8 @@ def main() -> int:
     )
 
     with tempfile.TemporaryDirectory(prefix="govsvc-bench-") as tmp:
-        process, url, admin = start_server(Path(tmp), args.workers)
+        log = args.server_log.open("w") if args.server_log else None
+        process, url, admin = start_server(Path(tmp), args.workers, log)
         try:
             created = httpx.post(
                 f"{url}/v1/tokens",
@@ -323,7 +325,8 @@ def main() -> int:
             print("\nsummary")
             print(f"  sustained {best:.0f} decisions/s, every one durable")
             print(
-                f"  ratio to the 2,000/s target (OPA's reported rate): {best / 2000:.2f}"
+                f"  ratio to the 2,000/s target (OPA's reported rate): "
+                f"{best / 2000:.2f}"
             )
             print(f"  p99 at {args.rate:.0f}/s: {p99:.2f} ms (target under 10 ms)")
         finally:

@@ -49,10 +49,12 @@ async def create_decision(
             f"characters, found {len(idempotency_key)}"
         )
     started = time.perf_counter()
-    # FastAPI read and parsed the body already; Starlette keeps the bytes.
-    digest = request_digest(await request.body())
+    # FastAPI read and parsed the body already; Starlette keeps the bytes. They are
+    # hashed in the worker thread: hashlib lets go of the GIL for large inputs, and
+    # the event loop would then queue behind busy workers to get it back.
+    raw = await request.body()
     recorded = await run_in_threadpool(
-        service.decide, body, digest, token, idempotency_key
+        lambda: service.decide(body, request_digest(raw), token, idempotency_key)
     )
     if not recorded.replayed:
         request.app.state.metrics.observe_decision(
