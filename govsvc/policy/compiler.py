@@ -27,7 +27,12 @@ from govsvc.policy.errors import (
     PolicySyntaxError,
 )
 from govsvc.policy.formatter import format_file
-from govsvc.policy.parser import _Builder, parse_expression_text, parse_source
+from govsvc.policy.parser import (
+    _Builder,
+    parse_expression_text,
+    parse_lenient,
+    parse_source,
+)
 from govsvc.policy.printer import expr_text
 from govsvc.risk.model import (
     DEFAULT_EXPOSURE,
@@ -133,7 +138,14 @@ def parse_all(sources: Mapping[str, str]) -> tuple[list[n.File], list[Diagnostic
 
 def check_sources(sources: Mapping[str, str]) -> list[Diagnostic]:
     """Every diagnostic of every file, sorted; empty when the bundle is good."""
-    files, diagnostics = parse_all(sources)
+    files: list[n.File] = []
+    diagnostics: list[Diagnostic] = []
+    for name in sorted(sources):
+        # What parses is checked too, so one run shows every error of a file.
+        file, found = parse_lenient(sources[name], name)
+        diagnostics.extend(found)
+        if file is not None:
+            files.append(file)
     diagnostics.extend(check_files(files))
     return sorted(diagnostics, key=Diagnostic.sort_key)
 

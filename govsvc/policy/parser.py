@@ -9,6 +9,7 @@ diagnostic, not a `RecursionError`), and string escapes checked one by one.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from functools import cache
 from importlib import resources
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_SOURCE_BYTES = 1024 * 1024  # 1 MiB: fifty times the shipped bundle
 MAX_NESTING = 48  # expression levels; well under Python's recursion limit in every pass
 MAX_OPERANDS = 100  # in one chain such as a + b + c: Python nests those when compiling
+MAX_RECOVERIES = 50  # syntax errors reported per file
+_BLOCK_START = re.compile(r"(policy|test)\b")
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 
@@ -90,18 +93,64 @@ def _expr_lark() -> Lark:
 
 
 def parse_source(text: str, filename: str) -> n.File:
-    """Parse one file's text; raises PolicySyntaxError with the first syntax error."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
-        raise _error(
-            "P006",
-            filename,
-            1,
-            1,
-            f"file is {len(text)} characters, above the limit of {MAX_SOURCE_BYTES} "
-            "bytes; split it into several policy files",
-            text,
-        )
+    """Parse one file's text; raises PolicySyntaxError with every syntax error."""
+    file, diagnostics = parse_lenient(text, filename)
+    if diagnostics or file is None:
+        raise PolicySyntaxError(diagnostics, {filename: text})
+    return file
 
+
+def parse_lenient(text: str, filename: str) -> tuple[n.File | None, list[Diagnostic]]:
+    """Parse what parses: the file without its broken blocks, and every diagnostic.
+
+    LALR stops at the first error. To report the errors of every block (a `policy`
+    or a `test`), the block holding an error is blanked out (its characters become
+    spaces, so positions stay) and the text is parsed again.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
+        message = (
+            f"file is {len(text)} characters, above the limit of {MAX_SOURCE_BYTES} "
+            "bytes; split it into several policy files"
+        )
+        return None, [Diagnostic("P006", filename, 1, 1, message)]
+
+    diagnostics: list[Diagnostic] = []
+    current = text
+    for _ in range(MAX_RECOVERIES):
+        try:
+            file, found = _parse_once(current, filename, text)
+        except PolicySyntaxError as exc:
+            diagnostics.extend(exc.diagnostics)
+            first = exc.diagnostics[0]
+            blanked = _blank_block(current, first.line, first.column)
+            if blanked == current:
+                return None, diagnostics
+            current = blanked
+            continue
+        return file, diagnostics + found
+    return None, diagnostics
+
+
+def _blank_block(text: str, line: int, column: int) -> str:
+    """The text with the top-level block around `line` turned into spaces."""
+    lines = text.split("\n")
+    starts = [i for i, row in enumerate(lines) if _BLOCK_START.match(row)]
+    index = min(line, len(lines)) - 1
+    if column == 1 and index in starts and index > 0:
+        index -= (
+            1  # a block's first word was unexpected: the block before is unfinished
+        )
+    start = max((i for i in starts if i <= index), default=0)
+    end = min((i for i in starts if i > index), default=len(lines))
+    for i in range(start, end):
+        lines[i] = " " * len(lines[i])
+    return "\n".join(lines)
+
+
+def _parse_once(
+    text: str, filename: str, original: str
+) -> tuple[n.File, list[Diagnostic]]:
+    """Parse; raise PolicySyntaxError for the first syntax error, return the rest."""
     _comments.tokens = []
     try:
         tree = _lark().parse(text)
@@ -114,11 +163,8 @@ def parse_source(text: str, filename: str) -> n.File:
         _comments.tokens = []
 
     _check_nesting(tree, filename, text)
-    builder = _Builder(filename, text)
-    result = builder.file(tree, comment_tokens)
-    if builder.diagnostics:
-        raise PolicySyntaxError(builder.diagnostics, {filename: text})
-    return result
+    builder = _Builder(filename, original)
+    return builder.file(tree, comment_tokens), builder.diagnostics
 
 
 def _error(
@@ -217,6 +263,8 @@ def _syntax_error(exc: UnexpectedInput, filename: str, text: str) -> PolicySynta
         found = "end of file"
     else:
         found = _token_text(token)
+        if str(token) in ("policy", "test"):
+            found += " (a new block starts here, but the one before it is unfinished)"
     end = column + len(str(token)) if token.type != "$END" else 0
     return _error(
         "P001",

@@ -140,3 +140,25 @@ def test_check_sources_shipped_policies_are_clean() -> None:
     from govsvc.policy import read_sources
 
     assert check_sources(read_sources("policies")) == []
+
+
+def test_check_sources_reports_an_error_in_every_block() -> None:
+    text = (
+        "policy a\n"
+        '  deny "x" when stage ==\n'
+        "\n"
+        "policy b\n"
+        '  warn "y" when stag == "canary"\n'
+        "\n"
+        'test "t"\n'
+        "  expect maybe\n"
+    )
+
+    diagnostics = check_sources({"f.policy": text})
+
+    assert [(d.line, d.code) for d in diagnostics] == [
+        (4, "P001"),
+        (5, "P101"),
+        (8, "P001"),
+    ]
+    assert "the one before it is unfinished" in diagnostics[0].message
