@@ -135,6 +135,7 @@ class ExprGen:
         is a missing fact like an absent key.
         """
         code = self.fast(expr, env)
+        # Loop variables are not wrapped: a null item of a list compares as null.
         if isinstance(expr, n.Path) or (
             isinstance(expr, n.Name) and _lookup(expr.name, env) == "root"
         ):
@@ -245,6 +246,9 @@ class ExprGen:
             if len(args) == 1:
                 return f"{func}(_values({args[0]}))"
             return f"{func}({', '.join(args)})"
+        # A fact of the wrong type is not caught everywhere on this path: count() of a
+        # string gives its length. The checker rules that out for policies; facts
+        # are the assessment's to get right.
         if func == "count":
             return f"len(_values({args[0]}))"
         return f"{func}(_values({args[0]}))"  # sum, any, all
@@ -289,7 +293,13 @@ class ExprGen:
         return f"{expr.func}({gen(expr.value, inner)} {loop}{where})"
 
     def observe(self, expr: n.Expr, env: dict[str, Any], safe: bool = True) -> str:
-        """Code for (observed value, threshold) of a condition that held."""
+        """Code for (observed value, threshold) of a condition that held.
+
+        A heuristic, not a proof: the two sides of the comparison that decided, as
+        far as the shape of the condition tells (the last comparison of an `and`, the
+        first branch of an `or` that held). A condition without a comparison observes
+        its own value and has no threshold.
+        """
         gen = self.safe if safe else self.fast
         if isinstance(expr, n.Binary):
             return f"({gen(expr.left, env)}, {gen(expr.right, env)})"

@@ -285,6 +285,13 @@ class _Compiler:
             )
             for p in self.policies
         ]
+        log.debug(
+            "compiled %d file(s), %d policies, %d rules into %d lines of Python",
+            len(self.files),
+            len(policies),
+            len(rules),
+            source.count("\n"),
+        )
         return Bundle(
             sources=self.canonical,
             digest=bundle_digest(self.canonical),
