@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from govsvc.facts import MissingFact
@@ -82,7 +82,8 @@ def read_sources(*paths: str | Path) -> dict[str, str]:
     errors: list[Diagnostic] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(p for p in path.rglob(f"*{SUFFIX}") if p.is_file())
+            # Flat, as the service reads its directory: one bundle, one level.
+            files = sorted(p for p in path.glob(f"*{SUFFIX}") if p.is_file())
         elif path.is_file():
             files = [path]
         else:
@@ -204,10 +205,16 @@ def compile_sources(sources: Mapping[str, str]) -> Bundle:
 
 
 def bundle_digest(canonical: Mapping[str, str]) -> str:
-    """SHA-256 over, for each file in sorted name order, name NUL text NUL (UTF-8)."""
+    """SHA-256 over, for each file in name order, name NUL text NUL (UTF-8).
+
+    The name is the file's base name (`fairness.policy`), so the digest does not
+    depend on the directory the files were read from: `govsvc policy eval policies/`
+    and the service, which stores files by base name, agree.
+    """
     digest = hashlib.sha256()
-    for name in sorted(canonical):
-        digest.update(name.encode() + b"\x00" + canonical[name].encode() + b"\x00")
+    for path in sorted(canonical, key=lambda p: (PurePosixPath(p).name, p)):
+        name = PurePosixPath(path).name
+        digest.update(name.encode() + b"\x00" + canonical[path].encode() + b"\x00")
     return f"sha256:{digest.hexdigest()}"
 
 

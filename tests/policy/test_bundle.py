@@ -333,3 +333,12 @@ def test_evaluate_null_never_passes_an_equality_or_a_negation() -> None:
         "stage",
         "dataset.consent_covered",
     ]
+
+
+def test_bundle_digest_does_not_depend_on_the_directory() -> None:
+    text = 'policy p\n  deny "x" when stage == "canary"\n'
+
+    here = compile_sources({"p.policy": text})
+    there = compile_sources({"some/dir/p.policy": text})
+
+    assert here.digest == there.digest
