@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .helpers import Api, request_for
 
 
@@ -69,3 +71,38 @@ def test_openapi_names_the_decision_body(api: Api) -> None:
     assert body["content"]["application/json"]["schema"]["$ref"].endswith(
         "EvaluationRequest"
     )
+
+
+def test_unexpected_failure_is_problem_500_without_traceback(api: Api) -> None:
+    service = api.client.app.state.service  # type: ignore[attr-defined]
+    with service.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE reviews")
+        conn.exec_driver_sql("DROP TABLE decisions")
+
+    response = api.client.get("/v1/decisions", headers=api.headers("ci"))
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    assert "decisions" not in problem["detail"]
+
+
+def test_chunked_body_over_limit_is_413(api: Api) -> None:
+    chunk = b" " * 65536
+
+    def body() -> Iterator[bytes]:
+        yield b'{"stage": "staging", "pad": "'
+        for _ in range(20):  # 1.25 MiB, over the 1 MiB limit, with no Content-Length
+            yield chunk
+        yield b'"}'
+
+    response = api.client.post(
+        "/v1/decisions",
+        content=body(),
+        headers={**api.headers("ci"), "content-type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
