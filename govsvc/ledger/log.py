@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_BATCH = 1024  # work items per group commit; bounds one transaction's length
+CACHE_MIN_LEVEL = 5  # cache subtrees of 32 leaves and more: 1/32 of n hashes at most
+MAX_CACHED_NODES = 1 << 16  # about 6 MB of hashes and keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,16 +144,17 @@ class _Frontier:
 class _Batch:
     """Appends inside one transaction, buffered and written with executemany.
 
-    Rows are written when the work item ends, and before any ORM flush of the
-    session (so that the caller's rows referring to an entry find it).
+    Rows reach the database before the batch commits, and before any ORM flush of
+    the session (so that ORM rows referring to an entry find it). Core statements a
+    work item runs do not see its ledger rows before the batch ends.
     """
 
     def __init__(self, session: Session, frontier: _Frontier) -> None:
         self.session = session
         self.frontier = frontier
-        self.start = frontier.size
         self.entry_rows: list[tuple[int, bytes, bytes]] = []
         self.node_rows: list[tuple[int, int, bytes]] = []
+        self.written = (0, 0)  # how many entry and node rows are in the database
 
     def append(self, entry: Mapping[str, Any]) -> Appended:
         body = encode_entry(entry)
@@ -162,18 +165,32 @@ class _Batch:
         return Appended(index, leaf)
 
     def flush(self) -> None:
-        if not self.entry_rows:
+        entries_done, nodes_done = self.written
+        if entries_done == len(self.entry_rows):
             return
         conn = self.session.connection()
-        storage.insert_entries(conn, self.entry_rows)
-        storage.insert_nodes(conn, self.node_rows)
-        self.entry_rows.clear()
-        self.node_rows.clear()
+        storage.insert_entries(conn, self.entry_rows[entries_done:])
+        storage.insert_nodes(conn, self.node_rows[nodes_done:])
+        self.written = (len(self.entry_rows), len(self.node_rows))
 
-    def discard(self, frontier: _Frontier) -> None:
-        self.entry_rows.clear()
-        self.node_rows.clear()
-        self.frontier = frontier
+    def mark(self) -> tuple[_Frontier, int, int, tuple[int, int]]:
+        """The state to return to if the next work item fails."""
+        return (
+            self.frontier.copy(),
+            len(self.entry_rows),
+            len(self.node_rows),
+            self.written,
+        )
+
+    def restore(self, mark: tuple[_Frontier, int, int, tuple[int, int]]) -> None:
+        """Forget a failed item's appends; its SAVEPOINT was rolled back.
+
+        Rows of earlier items written during the failed item's savepoint were rolled
+        back with it, so `written` goes back to what it was at the mark.
+        """
+        self.frontier, n_entries, n_nodes, self.written = mark
+        del self.entry_rows[n_entries:]
+        del self.node_rows[n_nodes:]
 
 
 @dataclass
@@ -198,6 +215,7 @@ class Ledger:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        self._node_cache: dict[merkle.Piece, bytes] = {}
 
         with engine.begin() as conn:
             storage.ensure_head(conn)
@@ -323,18 +341,27 @@ class Ledger:
 
         event.listen(session, "before_flush", flush_first)
 
-        # 2. Each work item in its own SAVEPOINT.
+        # 2. Each work item in its own SAVEPOINT, issued on the DB-API cursor: at a
+        # few hundred microseconds each, SQLAlchemy's nested transactions would cost
+        # more than the appends. The session is flushed inside the savepoint, and
+        # emptied after a rollback to it, so the ORM never keeps a failed item's rows.
+        cursor = conn.connection.cursor()
         for item in items:
-            saved = batch.frontier.copy()
+            saved = batch.mark()
+            cursor.execute("SAVEPOINT govsvc_item")
             try:
-                with session.begin_nested():
-                    value = item.work(session, batch.append)
-                    batch.flush()
+                value = item.work(session, batch.append)
+                session.flush()
             except Exception as exc:
-                batch.discard(saved)
+                cursor.execute("ROLLBACK TO SAVEPOINT govsvc_item")
+                batch.restore(saved)
+                session.expunge_all()
                 outcomes.append((False, exc))
             else:
                 outcomes.append((True, value))
+            cursor.execute("RELEASE SAVEPOINT govsvc_item")
+        cursor.close()
+        batch.flush()
 
         # 3. Grow the head, sign and store the checkpoint, commit once.
         frontier = batch.frontier
@@ -358,7 +385,6 @@ class Ledger:
             return _checkpoint_from(row)
         root_hash = root()
         text = sign_checkpoint(self.signer, self.origin, size, root_hash)
-        storage.register_key(conn, self.verifier_key, self.signer.name, _now())
         storage.insert_checkpoint(
             conn, size, root_hash, text, self.verifier_key, _now()
         )
@@ -465,7 +491,7 @@ class Ledger:
         what: str,
     ) -> Any:
         try:
-            return build(lambda pieces: storage.fetch_pieces(conn, pieces))
+            return build(self._fetch_through_cache(conn))
         except LookupError as exc:
             size = storage.read_size(conn)
             raise LedgerError(
@@ -473,6 +499,36 @@ class Ledger:
                 f"subtree is missing ({exc}); ask for sizes up to {size}, and run "
                 "`govsvc ledger audit` if that one fails too"
             ) from exc
+
+    def _fetch_through_cache(self, conn: sa.Connection) -> merkle.Fetch:
+        """A fetch that keeps the hashes of large subtrees in memory.
+
+        A complete subtree's hash never changes once committed, so caching it is
+        always correct; the large ones recur in almost every proof, the small ones
+        rarely. Only committed state is read here (never an open batch's nodes).
+        """
+        cache = self._node_cache
+
+        def fetch(pieces: list[merkle.Piece]) -> dict[merkle.Piece, bytes]:
+            found: dict[merkle.Piece, bytes] = {}
+            missing: list[merkle.Piece] = []
+            for piece in pieces:
+                h = cache.get(piece)
+                if h is None:
+                    missing.append(piece)
+                else:
+                    found[piece] = h
+            if missing:
+                fetched = storage.fetch_pieces(conn, missing)
+                found.update(fetched)
+                if len(cache) > MAX_CACHED_NODES:
+                    cache.clear()  # crude, but bounded; it refills in a few proofs
+                for piece, h in fetched.items():
+                    if piece[0] >= CACHE_MIN_LEVEL:
+                        cache[piece] = h
+            return found
+
+        return fetch
 
     def receipt(self, index: int, size: int | None = None) -> dict[str, Any]:
         """A self-contained receipt of entry `index` against a stored checkpoint.

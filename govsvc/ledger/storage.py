@@ -23,6 +23,7 @@ index) and the node table is `WITHOUT ROWID`, both for append and lookup speed.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -151,38 +152,47 @@ def _placeholder(conn: sa.Connection) -> str:
     raise NotImplementedError(f"no placeholder for DB-API paramstyle {style}")
 
 
+@functools.lru_cache(maxsize=512)
+def _pieces_sql(leaves: int, inner: int, ph: str) -> str:
+    parts: list[str] = []
+    if leaves:
+        marks = ",".join([ph] * leaves)
+        parts.append(
+            f"SELECT 0, idx, leaf_hash FROM ledger_entries WHERE idx IN ({marks})"
+        )
+    if inner:
+        # OR of equalities rather than a row-value IN: both back ends turn it into
+        # one index probe per term (SQLite's multi-index OR, PostgreSQL's BitmapOr);
+        # SQLite would scan the table for `(level, idx) IN (VALUES ...)`.
+        terms = " OR ".join([f"(level = {ph} AND idx = {ph})"] * inner)
+        parts.append(f"SELECT level, idx, hash FROM ledger_nodes WHERE {terms}")
+    return " UNION ALL ".join(parts)
+
+
 def fetch_pieces(conn: sa.Connection, pieces: Sequence[Piece]) -> dict[Piece, bytes]:
     """The hashes of complete aligned subtrees, in one query.
 
     Leaves (level 0) come from `ledger_entries`, the rest from `ledger_nodes`, joined
-    with UNION ALL. The SQL goes to the driver as text: a proof is a few dozen
-    primary-key lookups, and building a SQLAlchemy statement for a list of varying
-    length would cost more than the lookups themselves. Pieces that are not stored
-    are simply absent from the result.
+    with UNION ALL. The SQL goes straight to the DB-API cursor of the connection (in
+    its transaction, if any): a proof is a few dozen primary-key lookups, and
+    SQLAlchemy's statement and result machinery would cost as much as the lookups.
+    Pieces that are not stored are absent from the result.
     """
     leaves = [index for level, index in pieces if level == 0]
     inner = [(level, index) for level, index in pieces if level > 0]
-    ph = _placeholder(conn)
-
-    parts: list[str] = []
-    params: list[int] = []
-    if leaves:
-        marks = ",".join([ph] * len(leaves))
-        parts.append(
-            f"SELECT 0, idx, leaf_hash FROM ledger_entries WHERE idx IN ({marks})"
-        )
-        params.extend(leaves)
-    if inner:
-        # OR of equalities rather than a row-value IN: both back ends turn it into
-        # one index probe per term (SQLite's multi-index OR, PostgreSQL's BitmapOr).
-        terms = " OR ".join([f"(level = {ph} AND idx = {ph})"] * len(inner))
-        parts.append(f"SELECT level, idx, hash FROM ledger_nodes WHERE {terms}")
-        for level, index in inner:
-            params.extend((level, index))
-    if not parts:
+    if not leaves and not inner:
         return {}
 
-    rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
+    params: list[int] = list(leaves)
+    for level, index in inner:
+        params.extend((level, index))
+    sql = _pieces_sql(len(leaves), len(inner), _placeholder(conn))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     return {(int(level), int(index)): bytes(h) for level, index, h in rows}
 
 

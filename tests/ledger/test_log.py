@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from ledger_helpers import ORIGIN, fresh_ledger, make_signer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, registry
 
 from govsvc.ledger import merkle, storage
 from govsvc.ledger._adapt import encode_entry
@@ -272,3 +273,60 @@ def test_append_without_head_row_raises(ledger: Ledger) -> None:
         pytest.raises(LedgerError, match="run `govsvc db upgrade`"),
     ):
         ledger.append(session, _entry(0))
+
+
+class _Key:
+    """An ORM object on ledger_keys, to drive the session's flush from a work item."""
+
+    def __init__(self, verifier_key: str) -> None:
+        self.verifier_key = verifier_key
+        self.name = "orm"
+        self.added_at = "t"
+
+
+registry().map_imperatively(_Key, storage.verifier_keys)
+
+
+def test_submit_failed_item_keeps_earlier_items_rows(ledger: Ledger) -> None:
+    # Item 2 makes the ORM flush, which writes item 1's buffered ledger rows inside
+    # item 2's savepoint; item 2 then fails, and item 1's rows must survive.
+    gate = threading.Event()
+
+    def first(_s: Session, append: Any) -> int:
+        return int(append(_entry(0)).index)
+
+    def second(session: Session, append: Any) -> None:
+        append(_entry(1))
+        session.add(_Key("orm-key"))
+        session.flush()
+        raise RuntimeError("second item fails after its flush")
+
+    results: dict[str, Any] = {}
+
+    def run(name: str, work: Any) -> None:
+        try:
+            results[name] = ledger.submit(work)
+        except RuntimeError as exc:
+            results[name] = exc
+
+    # A blocker holds the writer so that both items land in one batch.
+    blocker = threading.Thread(target=run, args=("blocker", lambda _s, _a: gate.wait()))
+    blocker.start()
+    threads = [
+        threading.Thread(target=run, args=("first", first)),
+        threading.Thread(target=run, args=("second", second)),
+    ]
+    for t in threads:
+        t.start()
+    while ledger._queue.qsize() < 2:  # both queued behind the blocker
+        time.sleep(0.001)
+    gate.set()
+    for t in [blocker, *threads]:
+        t.join()
+
+    assert str(results["second"]) == "second item fails after its flush"
+    assert results["first"].value == 0
+    assert ledger.size() == 1
+    assert ledger.entry(0) == _entry(0)
+    assert "orm-key" not in ledger.verifier_keys()
+    assert ledger.root(1) == _reference(1).root()
