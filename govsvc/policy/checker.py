@@ -36,6 +36,7 @@ from govsvc.facts import (
 from govsvc.policy import nodes as n
 from govsvc.policy.errors import ERROR, Diagnostic
 from govsvc.policy.functions import FUNCTIONS, MESSAGE_NAMES
+from govsvc.policy.parser import parse_expression
 
 log = logging.getLogger(__name__)
 
@@ -374,8 +375,6 @@ class Checker:
         self.message(rule, inner)
 
     def message(self, rule: n.Rule, scope: Scope) -> None:
-        from govsvc.policy.parser import parse_expression_text
-
         message_scope = Scope(scope)
         for name in MESSAGE_NAMES:
             message_scope.names[name] = Symbol("message", UNKNOWN)
@@ -397,24 +396,13 @@ class Checker:
                     "{name} to insert a value",
                 )
                 continue
-            try:
-                tree = parse_expression_text(placeholder)
-            except Exception:  # any parse failure of the placeholder is one diagnostic
+            expr = parse_expression(placeholder, self.file)
+            if expr is None:
                 self.report(
                     "P008",
                     pos,
                     f"cannot read the placeholder {{{placeholder}}}; write a name "
                     "or a path such as {model.name}",
-                )
-                continue
-            from govsvc.policy.parser import _Builder
-
-            builder = _Builder(self.file, placeholder)
-            try:
-                expr = builder.expr(tree)
-            except Exception:
-                self.report(
-                    "P008", pos, f"cannot read the placeholder {{{placeholder}}}"
                 )
                 continue
             for node in walk(expr):  # report at the placeholder, not inside it

@@ -27,12 +27,7 @@ from govsvc.policy.errors import (
     PolicySyntaxError,
 )
 from govsvc.policy.formatter import format_file
-from govsvc.policy.parser import (
-    _Builder,
-    parse_expression_text,
-    parse_lenient,
-    parse_source,
-)
+from govsvc.policy.parser import parse_expression, parse_lenient, parse_source
 from govsvc.policy.printer import expr_text
 from govsvc.risk.model import (
     DEFAULT_EXPOSURE,
@@ -462,12 +457,11 @@ class _Compiler:
         code.add("    fail(exc)")
         code.depth = 0
 
-        unpack = "".join(
-            f"    v_{x} = b[{i}]\n    p_{x} = None\n" for i, x in enumerate(names)
-        )
+        # Reasons rebind the loop variables from the bindings the rule fired with.
+        unpack = [f"    v_{x} = b[{i}]; p_{x} = None" for i, x in enumerate(names)]
         # Reasons: the fast version first, the safe one when it raises.
         code.add(f"def _obs_{index}(facts, b):")
-        code.lines.append(unpack.rstrip("\n")) if unpack else None
+        code.lines.extend(unpack)
         code.add("    try:")
         code.add(
             f"        return {self.gen.observe(rule.condition, inner, safe=False)}"
@@ -481,7 +475,7 @@ class _Compiler:
         message_env["threshold"] = VAR
         code.add(f"def _msg_{index}(facts, b, v_value, v_threshold):")
         code.add("    p_value = p_threshold = None")
-        code.lines.append(unpack.rstrip("\n")) if unpack else None
+        code.lines.extend(unpack)
         fast_values = ", ".join(self.gen.fast(p, message_env) for p in placeholders)
         safe_values = ", ".join(
             f"_try(lambda: {self.gen.safe(p, message_env)})" for p in placeholders
@@ -511,8 +505,9 @@ class _Compiler:
             if placeholder is None:
                 template.append((literal, False))
                 continue
-            tree = parse_expression_text(placeholder)
-            placeholders.append(_Builder("<message>", placeholder).expr(tree))
+            expr = parse_expression(placeholder)
+            assert expr is not None  # the checker has read every placeholder
+            placeholders.append(expr)
             template.append((literal, True))
         return template, placeholders
 

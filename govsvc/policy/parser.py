@@ -33,6 +33,7 @@ MAX_SOURCE_BYTES = 1024 * 1024  # 1 MiB: fifty times the shipped bundle
 MAX_NESTING = 48  # expression levels; well under Python's recursion limit in every pass
 MAX_OPERANDS = 100  # in one chain such as a + b + c: Python nests those when compiling
 MAX_RECOVERIES = 50  # syntax errors reported per file
+MAX_PLACEHOLDER = 200  # characters in one {...} of a message
 _BLOCK_START = re.compile(r"(policy|test)\b")
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
@@ -74,9 +75,18 @@ def _lark() -> Lark:
     )
 
 
-def parse_expression_text(text: str) -> Any:
-    """Parse a stand-alone expression (a message placeholder); raises LarkError."""
-    return _expr_lark().parse(text)
+def parse_expression(text: str, filename: str = "<message>") -> n.Expr | None:
+    """A stand-alone expression (a message placeholder), or None when it is not one."""
+    if len(text) > MAX_PLACEHOLDER:
+        return None
+    try:
+        tree = _expr_lark().parse(text)
+        _check_nesting(tree, filename, text)
+        builder = _Builder(filename, text)
+        expr = builder.expr(tree)
+    except (LarkError, PolicySyntaxError):
+        return None
+    return None if builder.diagnostics else expr
 
 
 @cache
