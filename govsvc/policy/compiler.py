@@ -15,8 +15,9 @@ from typing import Any
 from govsvc.facts import MissingFact
 from govsvc.policy import nodes as n
 from govsvc.policy import runtime
+from govsvc.policy.analysis import const_value
 from govsvc.policy.bundle import Bundle, CompiledPolicy, CompiledRule
-from govsvc.policy.checker import check_files, const_value, split_message
+from govsvc.policy.checker import check_files, split_message
 from govsvc.policy.codegen import VAR, ExprGen, Let, Source, TooLarge
 from govsvc.policy.errors import (
     ERROR,
