@@ -19,8 +19,10 @@ def path_text(expr: n.Expr) -> str | None:
     """`a.b.c` for a path of plain fields rooted at a fact; None otherwise."""
     if isinstance(expr, n.Name):
         return expr.name
-    if isinstance(expr, n.Path) and all(isinstance(s, n.Field) for s in expr.segments):
-        return ".".join([expr.root.name, *(s.name for s in expr.segments)])  # type: ignore[union-attr]
+    if isinstance(expr, n.Path):
+        names = [s.name for s in expr.segments if isinstance(s, n.Field)]
+        if len(names) == len(expr.segments):
+            return ".".join([expr.root.name, *names])
     return None
 
 
