@@ -223,3 +223,25 @@ def test_fuzz_programs_check_compile_and_evaluate(condition: str, facts: dict) -
     assert evaluation.verdict in ("allow", "warn", "review")
     for reason in evaluation.reasons:
         reason.to_dict()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.binary(max_size=200), token_soup.map(str.encode)))
+def test_fuzz_cli_check_exits_0_or_1(data: bytes) -> None:
+    import contextlib
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from govsvc.cli import main
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "f.policy"
+        path.write_bytes(data)
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            status = main(["policy", "check", str(path)])
+
+    assert status in (0, 1)
