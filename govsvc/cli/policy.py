@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -150,6 +151,7 @@ def _write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
+        os.chmod(temp, stat.S_IMODE(path.stat().st_mode))  # mkstemp made it 0600
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

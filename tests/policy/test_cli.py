@@ -75,8 +75,10 @@ def test_fmt_check_then_rewrite(tmp_path: Path) -> None:
     )
 
     assert main(["policy", "fmt", "--check", str(path)]) == 1
+    path.chmod(0o644)
     assert main(["policy", "fmt", str(path)]) == 0
     assert path.read_text() == GOOD
+    assert path.stat().st_mode & 0o777 == 0o644
     assert main(["policy", "fmt", "--check", str(path)]) == 0
 
 
