@@ -520,6 +520,14 @@ class Checker:
     def name(self, expr: n.Name, scope: Scope) -> FactType:
         symbol = scope.lookup(expr.name)
         if symbol is None:
+            if expr.name in FUNCTIONS:
+                self.report(
+                    "P101",
+                    expr.pos,
+                    f"{expr.name} is a function, not a value; call it: "
+                    f"{FUNCTIONS[expr.name]}",
+                )
+                return UNKNOWN
             hint = did_you_mean(expr.name, scope.all_names() | set(FUNCTIONS))
             self.report("P101", expr.pos, f"unknown name {expr.name}{hint}")
             return UNKNOWN

@@ -38,6 +38,11 @@ CASES = [
     ('deny "a {valeu}" when stage == "canary"', "P101", "unknown name valeu"),
     ('deny "a {" when stage == "canary"', "P008", "lone brace"),
     (
+        'deny "{count}" when stage == "canary"',
+        "P101",
+        "count is a function, not a value",
+    ),
+    (
         'deny "a" when x > 1 for each x in stage',
         "P205",
         "only go through a list or a map",
