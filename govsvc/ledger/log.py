@@ -51,7 +51,7 @@ CACHE_MIN_LEVEL = 5  # cache subtrees of 32 leaves and more: 1/32 of n hashes at
 MAX_CACHED_NODES = 1 << 16  # about 6 MB of hashes and keys
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ would cost a tenth of an append
 class Appended:
     """Where an entry went: its index and its leaf hash."""
 
