@@ -43,7 +43,10 @@ decisions = sa.Table(
     sa.Column("request_digest", sa.String(80), nullable=False),
     sa.Column("ledger_index", sa.BigInteger, nullable=False),
     sa.Column("token_id", sa.String(40), nullable=False),
-    sa.Column("body", sa.JSON, nullable=False),  # the response, without the receipt
+    # The response without its facts and receipt; the facts are kept apart as JSON
+    # text, encoded once per decision and spliced into answers as they are.
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("facts", sa.Text, nullable=False),
     sa.Index("ix_decisions_model_created", "model", "created_at"),
     sa.Index("ix_decisions_created", "created_at"),
 )

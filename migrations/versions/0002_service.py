@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("ledger_index", sa.BigInteger, nullable=False),
         sa.Column("token_id", sa.String(40), nullable=False),
         sa.Column("body", sa.JSON, nullable=False),
+        sa.Column("facts", sa.Text, nullable=False),
     )
     op.create_index("ix_decisions_model_created", "decisions", ["model", "created_at"])
     op.create_index("ix_decisions_created", "decisions", ["created_at"])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from govsvc.api.auth import CI, Reader, Reviewer
@@ -36,7 +35,7 @@ async def create_decision(
     token: CI,
     service: ServiceDep,
     idempotency_key: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+) -> Response:
     """Assess the request, place the model in a risk tier, evaluate the policies in
     force and record the decision in the ledger. Answers after the commit, with a
     receipt. A retry with the same `Idempotency-Key` and body gets the first answer
@@ -63,8 +62,11 @@ async def create_decision(
     headers = {"Location": f"/v1/decisions/{recorded.body['id']}"}
     if recorded.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(
-        recorded.body, status_code=200 if recorded.replayed else 201, headers=headers
+    return Response(
+        recorded.to_json(),
+        status_code=200 if recorded.replayed else 201,
+        headers=headers,
+        media_type="application/json",
     )
 
 
