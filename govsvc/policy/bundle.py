@@ -45,8 +45,12 @@ class Reason:
             "file": self.file,
             "line": self.line,
             "rule": self.rule,
-            "observed": _jsonable(self.observed),
-            "threshold": _jsonable(self.threshold),
+            "observed": self.observed
+            if self.observed.__class__ is not tuple
+            else _jsonable(self.observed),
+            "threshold": self.threshold
+            if self.threshold.__class__ is not tuple
+            else _jsonable(self.threshold),
             "missing_fact": self.missing_fact,
         }
 
@@ -78,6 +82,8 @@ def show(value: Any) -> str:
         return f"{value:.4g}"
     if kind is bool:
         return "true" if value else "false"
+    if value is None:
+        return "?"  # a figure that could not be computed
     if kind is int:
         return str(value)
     if isinstance(value, list | tuple):
@@ -98,21 +104,12 @@ class CompiledRule:
     effect: str
     name: str
     on_missing: str
-    template: list[tuple[str, bool]]  # (literal, True when followed by a placeholder)
     slow: Callable[..., None]
-    observe: Callable[[Facts, tuple[Any, ...]], tuple[Any, Any]]
-    message_values: Callable[..., list[Any]]
+    # (observed, threshold, message) for the bindings the rule fired with
+    render: Callable[[Facts, tuple[Any, ...]], tuple[Any, Any, str]]
 
     def reason(self, facts: Facts, bindings: tuple[Any, ...]) -> Reason:
-        try:
-            observed, threshold = self.observe(facts, bindings)
-        except Exception:  # a reason is still given; only its figures are unknown
-            observed, threshold = None, None
-        values = iter(self.message_values(facts, bindings, observed, threshold))
-        message = "".join(
-            [literal + show(next(values)) if has_value else literal
-             for literal, has_value in self.template]
-        )  # fmt: skip
+        observed, threshold, message = self.render(facts, bindings)
         return Reason(
             self.effect,
             message,

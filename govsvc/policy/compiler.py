@@ -16,7 +16,7 @@ from govsvc.facts import MissingFact
 from govsvc.policy import nodes as n
 from govsvc.policy import runtime
 from govsvc.policy.analysis import const_value
-from govsvc.policy.bundle import Bundle, CompiledPolicy, CompiledRule
+from govsvc.policy.bundle import Bundle, CompiledPolicy, CompiledRule, show
 from govsvc.policy.checker import check_files, split_message
 from govsvc.policy.codegen import VAR, ExprGen, Let, Source, TooLarge
 from govsvc.policy.errors import (
@@ -258,6 +258,7 @@ class _Compiler:
             "_E": runtime.FAST_ERRORS,
             "_SE": (MissingFact, *runtime.FAST_ERRORS),
             "_try": _try,
+            "_show": show,
         }
         exec(compile(source, "<policy bundle>", "exec"), namespace)
 
@@ -270,10 +271,8 @@ class _Compiler:
                 effect=r["effect"],
                 name=r["name"],
                 on_missing=r["on_missing"],
-                template=r["template"],
                 slow=namespace[f"_slow_{r['index']}"],
-                observe=namespace[f"_obs_{r['index']}"],
-                message_values=namespace[f"_msg_{r['index']}"],
+                render=namespace[f"_reason_{r['index']}"],
             )
             for r in self.rules
         ]
@@ -458,33 +457,49 @@ class _Compiler:
         code.add("    fail(exc)")
         code.depth = 0
 
-        # Reasons rebind the loop variables from the bindings the rule fired with.
-        unpack = [f"    v_{x} = b[{i}]; p_{x} = None" for i, x in enumerate(names)]
-        # Reasons: the fast version first, the safe one when it raises.
-        code.add(f"def _obs_{index}(facts, b):")
-        code.lines.extend(unpack)
-        code.add("    try:")
-        code.add(
-            f"        return {self.gen.observe(rule.condition, inner, safe=False)}"
-        )
-        code.add("    except _E:")
-        code.add(f"        return {self.gen.observe(rule.condition, inner)}")
-
+        # The reason of a firing: observed value, threshold and message, computed
+        # only when the rule fired. Fast versions first, safe ones when they raise.
         template, placeholders = self.template(rule.message)
         message_env = dict(inner)
         message_env["value"] = VAR
         message_env["threshold"] = VAR
-        code.add(f"def _msg_{index}(facts, b, v_value, v_threshold):")
+
+        def message(values: list[str]) -> str:
+            parts = []
+            value_iter = iter(values)
+            for literal, has_value in template:
+                if literal:
+                    parts.append(repr(literal))
+                if has_value:
+                    parts.append(f"_show({next(value_iter)})")
+            return " + ".join(parts) or "''"
+
+        code.add(f"def _reason_{index}(facts, b):")
+        code.lines.extend(
+            f"    v_{x} = b[{i}]; p_{x} = None" for i, x in enumerate(names)
+        )
         code.add("    p_value = p_threshold = None")
-        code.lines.extend(unpack)
-        fast_values = ", ".join(self.gen.fast(p, message_env) for p in placeholders)
-        safe_values = ", ".join(
-            f"_try(lambda: {self.gen.safe(p, message_env)})" for p in placeholders
+        code.add("    try:")
+        code.add(
+            "        v_value, v_threshold = "
+            f"{self.gen.observe(rule.condition, inner, safe=False)}"
+        )
+        code.add("    except _E:")
+        code.add("        try:")
+        code.add(
+            "            v_value, v_threshold = "
+            f"{self.gen.observe(rule.condition, inner)}"
+        )
+        code.add("        except Exception:  # only the figures are unknown then")
+        code.add("            v_value = v_threshold = None")
+        fast_message = message([self.gen.fast(p, message_env) for p in placeholders])
+        safe_message = message(
+            [f"_try(lambda: {self.gen.safe(p, message_env)})" for p in placeholders]
         )
         code.add("    try:")
-        code.add(f"        return [{fast_values}]")
+        code.add(f"        return v_value, v_threshold, {fast_message}")
         code.add("    except _E:")
-        code.add(f"        return [{safe_values}]")
+        code.add(f"        return v_value, v_threshold, {safe_message}")
 
         self.rules.append(
             {
@@ -495,7 +510,6 @@ class _Compiler:
                 "effect": rule.effect,
                 "name": name,
                 "on_missing": on_missing,
-                "template": template,
             }
         )
 
