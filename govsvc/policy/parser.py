@@ -1,9 +1,12 @@
 """Text to syntax tree: the Lark LALR parser and the tree builder.
 
-Any text gets either a `nodes.File` or a `PolicySyntaxError` with a position; never
-another exception. Three guards come before and after Lark: a size limit, a nesting
-limit (the tree builder and the later passes recurse, and a deep tree must be a
-diagnostic, not a `RecursionError`), and string escapes checked one by one.
+Any text gets either a `nodes.File` or a `PolicySyntaxError` with positions; never
+another exception. Guards come before and after Lark: a size limit; a nesting limit
+and a limit on operands in one chain (the tree builder and later passes recurse, and
+Python's compiler nests chains, so a deep tree must be a diagnostic, not a
+`RecursionError`); string escapes checked one by one. `parse_lenient` recovers from
+a syntax error by skipping the block (`policy` or `test`) that holds it, so a file
+reports one syntax error per broken block.
 """
 
 from __future__ import annotations
