@@ -303,15 +303,25 @@ def main() -> int:
                     f"  {clients:>3} clients: {rate:6.0f} decisions/s ({errors} errors)"
                 )
 
-            latencies, errors = asyncio.run(
-                open_loop(port, token, bodies, args.rate, args.seconds)
-            )
-            acknowledged += len(latencies)
-            ms = [x * 1000 for x in latencies]
-            p50, p99 = percentile(ms, 50), percentile(ms, 99)
-            print(f"\nlatency at {args.rate:.0f} requests/s, open loop")
-            print(f"  {len(ms)} answered, {errors} errors")
-            print(f"  p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(ms):.2f} ms")
+            # At the asked rate; when that is beyond what the server sustains the
+            # queue only grows, so measure for 2 s then, to bound the run, and also
+            # at half the sustained rate, where latency means something.
+            overloaded = args.rate > best
+            seconds = 2.0 if overloaded else args.seconds
+            p99 = 0.0
+            for rate, span in [(args.rate, seconds), (round(best / 2), args.seconds)]:
+                latencies, errors = asyncio.run(
+                    open_loop(port, token, bodies, rate, span)
+                )
+                acknowledged += len(latencies)
+                ms = [x * 1000 for x in latencies]
+                p50, p99_here = percentile(ms, 50), percentile(ms, 99)
+                p99 = p99_here if rate == args.rate else p99
+                print(f"\nlatency at {rate:.0f} requests/s, open loop, {span:.0f} s")
+                print(f"  {len(ms)} answered, {errors} errors")
+                print(
+                    f"  p50 {p50:.2f} ms, p99 {p99_here:.2f} ms, max {max(ms):.2f} ms"
+                )
 
             grown = checkpoint_size(url, auth) - size_before
             print(
@@ -328,7 +338,10 @@ def main() -> int:
                 f"  ratio to the 2,000/s target (OPA's reported rate): "
                 f"{best / 2000:.2f}"
             )
-            print(f"  p99 at {args.rate:.0f}/s: {p99:.2f} ms (target under 10 ms)")
+            state = " (beyond the sustained rate: queueing)" if overloaded else ""
+            print(
+                f"  p99 at {args.rate:.0f}/s: {p99:.2f} ms{state} (target under 10 ms)"
+            )
         finally:
             process.terminate()
             process.wait(timeout=30)
