@@ -87,6 +87,10 @@ def audit(
     counts = {"entries": 0, "nodes": 0, "checkpoints": 0}
     opts = {"isolation_level": "REPEATABLE READ"} if _is_pg(engine) else {}
     with engine.connect().execution_options(**opts) as conn, conn.begin():
+        if engine.dialect.name == "sqlite":
+            # pysqlite begins transactions only before writes; an explicit BEGIN
+            # makes every read below see one WAL snapshot while appends go on.
+            conn.exec_driver_sql("BEGIN")
         keys = tuple(trusted_keys) if trusted_keys is not None else _stored_keys(conn)
         size = storage.read_size(conn)
         try:

@@ -325,13 +325,23 @@ class Ledger:
             else:
                 item.future.set_exception(value)
 
+    def _begin_immediate(self, conn: sa.Connection) -> None:
+        """On SQLite, take the write lock before anything is read.
+
+        Skipped when the driver already began a transaction (an engine configured
+        to emit its own BEGIN); `lock_head` as the first statement then does it.
+        """
+        if self._sqlite and not getattr(
+            conn.connection.dbapi_connection, "in_transaction", False
+        ):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
     def _run_batch_in(
         self, session: Session, items: list[_Item], outcomes: list[tuple[bool, Any]]
     ) -> SignedCheckpoint:
         # 1. Take the write lock and read the tree's right edge.
         conn = session.connection()
-        if self._sqlite:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        self._begin_immediate(conn)
         size = storage.lock_head(conn)
         batch = _Batch(session, _Frontier.load(conn, size))
         session.info[self._batch_key] = batch
@@ -398,8 +408,7 @@ class Ledger:
         """
         with Session(self.engine) as session:
             conn = session.connection()
-            if self._sqlite:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            self._begin_immediate(conn)
             size = storage.lock_head(conn)
             checkpoint = self._checkpoint_in(
                 conn, size, lambda: self._root_in(conn, size)

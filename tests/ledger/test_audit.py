@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from ledger_helpers import fresh_ledger, make_signer
+from sqlalchemy.orm import Session
 
 from govsvc.ledger import merkle, storage
 from govsvc.ledger._adapt import encode_entry
@@ -228,3 +229,18 @@ def test_audit_empty_ledger_passes(database_url: str) -> None:
 
     assert report.ok
     assert report.size == 0
+
+
+def test_audit_reads_one_snapshot_while_appends_go_on(ledger: Ledger) -> None:
+    appended: list[int] = []
+
+    def append_meanwhile(done: int, _total: int) -> None:
+        with Session(ledger.engine) as session, session.begin():
+            appended.append(ledger.append(session, {"i": 1000 + done}).index)
+
+    report = audit(ledger.engine, progress=append_meanwhile, chunk=10)
+
+    assert report.ok, report.failure
+    assert report.size == SIZE
+    assert appended == [SIZE, SIZE + 1, SIZE + 2, SIZE + 3]
+    assert audit(ledger.engine).size == SIZE + 4
