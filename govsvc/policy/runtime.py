@@ -108,10 +108,13 @@ def items1(
 
 def items2(
     collection: Any, prefix: tuple[Any, ...] | None
-) -> Iterator[tuple[Any, Any, Any]]:
-    """(path, key, value) for each item, for safe iteration with two names."""
+) -> Iterator[tuple[Any, Any, Any, None]]:
+    """(value's path, key, value, key's path) for each item, for two names.
+
+    A key is a name, not a fact, so its path is None.
+    """
     for key, value in pairs(collection):
-        yield (None if prefix is None else (*prefix, key)), key, value
+        yield (None if prefix is None else (*prefix, key)), key, value, None
 
 
 def truth(value: Any) -> bool:

@@ -342,3 +342,30 @@ def test_bundle_digest_does_not_depend_on_the_directory() -> None:
     there = compile_sources({"some/dir/p.policy": text})
 
     assert here.digest == there.digest
+
+
+def test_evaluate_nested_for_each_over_attributes_and_groups() -> None:
+    text = (
+        "policy p\n"
+        '  warn "{attribute}/{group}: tpr {value}" when rates.tpr < 0.7\n'
+        "    for each attribute in protected_attributes\n"
+        "    for each group, rates in fairness[attribute].groups\n"
+    )
+    given = {
+        "protected_attributes": ["gender", "race"],
+        "fairness": {
+            "gender": {"groups": {"women": {"tpr": 0.65}, "men": {"tpr": 0.8}}},
+            "race": {"groups": {"a": {"tpr": 0.9}, "b": {}}},
+        },
+    }
+
+    evaluation = bundle(text).evaluate(given)
+
+    assert [(r.effect, r.message, r.missing_fact) for r in evaluation.reasons] == [
+        ("warn", "gender/women: tpr 0.65", None),
+        (
+            "review",
+            "missing fact fairness.race.groups.b.tpr (needed by p/warn-1)",
+            "fairness.race.groups.b.tpr",
+        ),
+    ]

@@ -245,3 +245,70 @@ def test_fuzz_cli_check_exits_0_or_1(data: bytes) -> None:
             status = main(["policy", "check", str(path)])
 
     assert status in (0, 1)
+
+
+def _facts_of(fact_type: object, depth: int = 0) -> st.SearchStrategy[object]:
+    """Facts shaped by the schema, any of them absent or null."""
+    from govsvc.facts import BOOL, NUMBER, ListOf, MapOf, Record
+
+    if fact_type == NUMBER:
+        return st.floats(min_value=-2, max_value=2, allow_nan=False)
+    if fact_type == BOOL:
+        return st.booleans()
+    if isinstance(fact_type, ListOf):
+        item = st.sampled_from(["gender", "race", "credit"])
+        if fact_type.item != fact_type.item.__class__("string"):
+            item = _facts_of(fact_type.item, depth + 1)  # type: ignore[assignment]
+        return st.lists(item, max_size=3)
+    if isinstance(fact_type, MapOf):
+        return st.dictionaries(
+            st.sampled_from(["gender", "race", "auc", "income"]),
+            _facts_of(fact_type.value, depth + 1),
+            max_size=3,
+        )
+    if isinstance(fact_type, Record):
+        return st.fixed_dictionaries(
+            {},
+            optional={
+                name: st.one_of(st.none(), _facts_of(field.type, depth + 1))
+                for name, field in fact_type.fields.items()
+            },
+        )
+    return st.sampled_from(["credit", "production", "high", "canary", "x"])
+
+
+def _slow_only(bundle: object) -> object:
+    """The bundle with its fast path replaced by 'evaluate everything safely'."""
+    import dataclasses
+
+    policies = bundle._policies  # type: ignore[attr-defined]
+    rules = bundle._rules  # type: ignore[attr-defined]
+
+    def fast(facts: object, fired: list) -> None:
+        for index, policy in enumerate(policies):
+            if policy.applies is not None:
+                fired.append((-index - 1, None))
+            else:
+                fired.extend((rules.index(rule), None) for rule in policy.rules)
+
+    return dataclasses.replace(bundle, _fast=fast)  # type: ignore[type-var]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conditions, _facts_of(__import__("govsvc.facts").facts.SCHEMA))
+def test_fuzz_fast_and_safe_paths_agree(condition: str, facts: dict) -> None:
+    text = (
+        "policy p\n  applies when has(stage) or true\n\n"
+        f'  warn "got {{value}} {{threshold}}" when {condition}\n\n'
+        '  review "each {attribute}" when fairness[attribute].min_impact_ratio < 0.8\n'
+        "    for each attribute in protected_attributes\n"
+    )
+    try:
+        bundle = compile_sources({"f.policy": text})
+    except PolicyError:
+        return
+
+    fast = bundle.evaluate(facts)
+    safe = _slow_only(bundle).evaluate(facts)  # type: ignore[attr-defined]
+
+    assert fast.to_dict() == safe.to_dict()
