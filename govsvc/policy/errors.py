@@ -71,6 +71,7 @@ class Diagnostic:
             "file": self.file,
             "line": self.line,
             "column": self.column,
+            "end_column": self.end_column or self.column + 1,
             "severity": self.severity,
             "message": self.message,
         }
