@@ -7,9 +7,12 @@ this module out of the command-group discovery).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -116,10 +119,41 @@ def register_proof(
 def _engine(args: argparse.Namespace) -> sa.Engine:
     import sqlalchemy as sa
 
+    from govsvc.ledger.errors import LedgerError
     from govsvc.settings import load_settings
 
-    url = args.database or load_settings().resolved_database_url
+    url = sa.make_url(args.database or load_settings().resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (
+        None,
+        "",
+        ":memory:",
+    ):
+        # SQLite would quietly create an empty database and report it empty.
+        path = Path(url.database)
+        if not path.is_file():
+            raise LedgerError(
+                f"no SQLite database at {path}: expected the service's database; "
+                "pass --database or set GOVSVC_DATABASE_URL / GOVSVC_DATA_DIR"
+            )
     return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
+@contextlib.contextmanager
+def _database_errors(engine: sa.Engine) -> Iterator[None]:
+    """Turn a database failure into a message: which database, what it said."""
+    import sqlalchemy as sa
+
+    from govsvc.ledger.errors import LedgerError
+
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise LedgerError(
+            f"cannot read the ledger at {where}: {detail}; check the URL, that the "
+            "database is up, and that `govsvc db upgrade` has created its tables"
+        ) from exc
 
 
 def _trusted_keys(args: argparse.Namespace) -> list[str] | None:
@@ -128,8 +162,6 @@ def _trusted_keys(args: argparse.Namespace) -> list[str] | None:
 
     keys = [parse_verifier_key(k).key_string for k in args.key]
     for path in args.key_file:
-        from pathlib import Path
-
         keys.extend(v.key_string for v in load_keyring(Path(path)))
     if keys:
         return keys
@@ -162,7 +194,8 @@ def _audit(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     try:
-        report = audit(engine, keys, progress=progress)
+        with _database_errors(engine):
+            report = audit(engine, keys, progress=progress)
     finally:
         engine.dispose()
 
@@ -192,7 +225,7 @@ def _proof(args: argparse.Namespace) -> int:
     engine = _engine(args)
     out: dict[str, Any]
     try:
-        with engine.connect() as conn:
+        with _database_errors(engine), engine.connect() as conn:
 
             def fetch(pieces: list[merkle.Piece]) -> dict[merkle.Piece, bytes]:
                 return storage.fetch_pieces(conn, pieces)

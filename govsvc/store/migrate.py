@@ -30,6 +30,10 @@ SCRIPT_LOCATION = ROOT / "migrations"
 MIGRATION_LOCK_ID = int.from_bytes(b"govsvc", "big")
 
 
+# Alembic announces every plugin it loads at INFO; the revisions it runs are enough.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
 class MigrationError(GovsvcError):
     """The database schema cannot be brought to the revision asked for."""
 
@@ -71,8 +75,8 @@ def upgrade(url: str, revision: str = "head") -> None:
         raise MigrationError(f"cannot migrate {safe_url} to {revision}: {exc}") from exc
     except sa.exc.OperationalError as exc:
         raise MigrationError(
-            f"cannot migrate {safe_url}: the database refused ({exc.orig}); check "
-            "the URL and that the database is up"
+            f"cannot migrate {safe_url}: the database refused ({_first_line(exc)}); "
+            "check the URL and that the database is up"
         ) from exc
 
 
@@ -84,5 +88,16 @@ def current(url: str) -> str | None:
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.OperationalError as exc:
+        safe_url = sa.make_url(url).render_as_string(hide_password=True)
+        raise MigrationError(
+            f"cannot read the schema revision of {safe_url}: the database refused "
+            f"({_first_line(exc)}); check the URL and that the database is up"
+        ) from exc
     finally:
         engine.dispose()
+
+
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__

@@ -188,3 +188,28 @@ def test_proof_needs_one_form(
         "give either --index I [--size N], or --from M --to N"
         in capsys.readouterr().err
     )
+
+
+def test_audit_missing_sqlite_file_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "none.db"
+
+    assert main(["ledger", "audit", "--database", f"sqlite:///{missing}"]) == 1
+    assert f"no SQLite database at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_proof_database_without_tables_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.db"
+    sa.create_engine(f"sqlite:///{empty}").connect().close()
+
+    assert (
+        main(["ledger", "proof", "--database", f"sqlite:///{empty}", "--index", "0"])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "cannot read the ledger at sqlite:///" in err
+    assert "no such table: ledger_head" in err
