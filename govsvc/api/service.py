@@ -58,10 +58,6 @@ class Recorded:
         return {**self.body, "facts": json.loads(self.facts_json)}
 
 
-class _KeyTaken(Exception):
-    """Another request claimed the idempotency key first."""
-
-
 class Service:
     def __init__(
         self,
@@ -139,18 +135,12 @@ class Service:
             conn = session.connection()
             created = _now()
             if idempotency_key is not None:
-                try:
-                    with session.begin_nested():
-                        rows.claim_idempotency_key(
-                            conn,
-                            token.id,
-                            idempotency_key,
-                            digest,
-                            decision_id,
-                            created,
-                        )
-                except sa.exc.IntegrityError as exc:
-                    raise _KeyTaken from exc
+                # Claimed first, so that a concurrent retry fails here on the key's
+                # primary key, before appending anything; the ledger rolls this
+                # item back to its savepoint and raises the error from submit().
+                rows.claim_idempotency_key(
+                    conn, token.id, idempotency_key, digest, decision_id, created
+                )
 
             stored = rows.lock_tier_state(conn, model)
             previous = TierState.from_dict(stored) if stored is not None else None
@@ -225,9 +215,15 @@ class Service:
 
         try:
             committed = self.ledger.submit(work)
-        except _KeyTaken:
-            assert idempotency_key is not None
-            return self._await_replay(token.id, idempotency_key, digest)
+        except sa.exc.IntegrityError as exc:
+            if idempotency_key is not None:
+                return self._await_replay(token.id, idempotency_key, digest)
+            # The other unique key a decision writes is a new model's tier state:
+            # two first decisions for one model raced. Retrying is safe.
+            raise Unavailable(
+                f"another decision for the new model {model!r} was recorded at the "
+                "same moment; retry the request"
+            ) from exc
 
         body, facts_json = committed.value
         entry, leaf_hash = receipt_parts
