@@ -216,7 +216,9 @@ class Service:
         try:
             committed = self.ledger.submit(work)
         except sa.exc.IntegrityError as exc:
-            if idempotency_key is not None:
+            # SQLite names the table in its message, PostgreSQL the constraint
+            # (idempotency_keys_pkey): either way the key's table is named.
+            if idempotency_key is not None and "idempotency_keys" in str(exc.orig):
                 return self._await_replay(token.id, idempotency_key, digest)
             # The other unique key a decision writes is a new model's tier state:
             # two first decisions for one model raced. Retrying is safe.
