@@ -351,6 +351,20 @@ class Ledger:
 
         event.listen(session, "before_flush", flush_first)
 
+        # A work item that commits or rolls back would end the batch's transaction
+        # under the other items' feet: refuse it.
+        ours = {"ending": False}
+
+        def only_the_writer_ends(*_args: Any) -> None:
+            if not ours["ending"]:
+                raise LedgerError(
+                    "a work item passed to Ledger.submit tried to end the shared "
+                    "transaction: expected it to leave commit and rollback to the "
+                    "ledger; use session.begin_nested() for a part that may fail"
+                )
+
+        event.listen(session, "before_commit", only_the_writer_ends)
+
         # 2. Each work item in its own SAVEPOINT, issued on the DB-API cursor: at a
         # few hundred microseconds each, SQLAlchemy's nested transactions would cost
         # more than the appends. The session is flushed inside the savepoint, and
@@ -378,6 +392,7 @@ class Ledger:
         if frontier.size != size:
             storage.set_size(conn, frontier.size)
         checkpoint = self._checkpoint_in(conn, frontier.size, frontier.root)
+        ours["ending"] = True
         session.commit()
         log.debug(
             "ledger batch: %s items, entries [%s, %s)", len(items), size, frontier.size

@@ -123,6 +123,17 @@ def test_submit_failing_item_fails_only_its_caller(ledger: Ledger) -> None:
     assert {ledger.entry(0)["i"], ledger.entry(1)["i"]} == {0, 2}
 
 
+def test_submit_work_that_commits_is_refused(ledger: Ledger) -> None:
+    def commits(session: Session, append: Any) -> None:
+        append(_entry(0))
+        session.commit()
+
+    with pytest.raises(LedgerError, match="tried to end the shared transaction"):
+        ledger.submit(commits)
+    assert ledger.submit(lambda _s, append: append(_entry(1))).value.index == 0
+    assert ledger.entry(0) == _entry(1)
+
+
 def test_submit_work_rows_commit_with_entry(ledger: Ledger) -> None:
     # The caller's own statements share the batch's transaction and savepoint.
     def work(session: Session, append: Any) -> int:
@@ -309,17 +320,24 @@ def test_submit_failed_item_keeps_earlier_items_rows(ledger: Ledger) -> None:
         except RuntimeError as exc:
             results[name] = exc
 
-    # A blocker holds the writer so that both items land in one batch.
-    blocker = threading.Thread(target=run, args=("blocker", lambda _s, _a: gate.wait()))
+    # A blocker holds the writer so that both items land in one batch after it.
+    started = threading.Event()
+
+    def block(_s: Session, _a: Any) -> None:
+        started.set()
+        gate.wait()
+
+    blocker = threading.Thread(target=run, args=("blocker", block))
     blocker.start()
+    started.wait()
     threads = [
         threading.Thread(target=run, args=("first", first)),
         threading.Thread(target=run, args=("second", second)),
     ]
-    for t in threads:
+    for queued, t in enumerate(threads, 1):
         t.start()
-    while ledger._queue.qsize() < 2:  # both queued behind the blocker
-        time.sleep(0.001)
+        while ledger._queue.qsize() < queued:  # queued in order, writer held
+            time.sleep(0.001)
     gate.set()
     for t in [blocker, *threads]:
         t.join()
