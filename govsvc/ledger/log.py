@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Where a session in a group-commit batch keeps it; shared by every Ledger object,
+# since they all append to the one tree in the database.
+_BATCH_KEY = "govsvc.ledger.batch"
 MAX_BATCH = 1024  # work items per group commit; bounds one transaction's length
 CACHE_MIN_LEVEL = 5  # cache subtrees of 32 leaves and more: 1/32 of n hashes at most
 MAX_CACHED_NODES = 1 << 16  # about 6 MB of hashes and keys
@@ -211,7 +214,6 @@ class Ledger:
         self.signer = signer
         self.origin = origin
         self._sqlite = engine.dialect.name == "sqlite"
-        self._batch_key = f"govsvc.ledger.batch.{id(self)}"
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
@@ -238,7 +240,7 @@ class Ledger:
         BEGIN IMMEDIATE: a deferred transaction that read first cannot take the
         write lock once another writer has committed.
         """
-        batch: _Batch | None = session.info.get(self._batch_key)
+        batch: _Batch | None = session.info.get(_BATCH_KEY)
         if batch is not None:
             return batch.append(entry)
 
@@ -262,6 +264,11 @@ class Ledger:
         `work` runs in the ledger's writer thread inside a SAVEPOINT: when it raises,
         only its own changes roll back and the exception is raised here.
         """
+        if threading.current_thread() is self._writer:
+            raise LedgerError(
+                "Ledger.submit was called from inside a submitted work item, which "
+                "would wait for itself: use the `append` the work item was given"
+            )
         item = _Item(work)
         self._ensure_writer()
         self._queue.put(item)
@@ -344,7 +351,7 @@ class Ledger:
         self._begin_immediate(conn)
         size = storage.lock_head(conn)
         batch = _Batch(session, _Frontier.load(conn, size))
-        session.info[self._batch_key] = batch
+        session.info[_BATCH_KEY] = batch
 
         def flush_first(*_args: Any) -> None:
             batch.flush()

@@ -134,6 +134,24 @@ def test_submit_work_that_commits_is_refused(ledger: Ledger) -> None:
     assert ledger.entry(0) == _entry(1)
 
 
+def test_submit_from_work_item_is_refused(ledger: Ledger) -> None:
+    def nested(_s: Session, _append: Any) -> None:
+        ledger.submit(lambda _s2, append: append(_entry(0)))
+
+    with pytest.raises(LedgerError, match="would wait for itself"):
+        ledger.submit(nested)
+
+
+def test_append_of_another_ledger_object_joins_the_batch(ledger: Ledger) -> None:
+    other = Ledger(ledger.engine, make_signer(), ORIGIN)
+
+    def work(session: Session, append: Any) -> list[int]:
+        return [append(_entry(0)).index, other.append(session, _entry(1)).index]
+
+    assert ledger.submit(work).value == [0, 1]
+    assert ledger.root(2) == _reference(2).root()
+
+
 def test_submit_work_rows_commit_with_entry(ledger: Ledger) -> None:
     # The caller's own statements share the batch's transaction and savepoint.
     def work(session: Session, append: Any) -> int:
