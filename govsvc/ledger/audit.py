@@ -183,7 +183,7 @@ def _stored_nodes(
     n = storage.nodes
     terms = [
         sa.and_(n.c.level == level, n.c.idx >= start >> level, n.c.idx < end >> level)
-        for level in range(1, end.bit_length() + 1)
+        for level in range(storage.STORED_MIN_LEVEL, end.bit_length() + 1)
         if start >> level < end >> level
     ]
     if not terms:
@@ -224,7 +224,7 @@ def _audit_leftovers(conn: sa.Connection, size: int) -> None:
             f"entry {stray} is stored beyond the head's size {size}: an append was "
             "written without growing the head, or rows were added by hand",
         )
-    beyond = [
+    beyond = [n.c.level < storage.STORED_MIN_LEVEL] + [
         sa.and_(n.c.level == level, n.c.idx >= size >> level) for level in range(1, 64)
     ]
     row = conn.execute(
@@ -235,8 +235,8 @@ def _audit_leftovers(conn: sa.Connection, size: int) -> None:
         _fail(
             "storage",
             index << level,
-            f"tree node (level {level}, index {index}) covers entries beyond the "
-            f"head's size {size}",
+            f"tree node (level {level}, index {index}) is stored but no tree of the "
+            f"head's size {size} has it",
         )
 
 

@@ -127,14 +127,18 @@ class _Frontier:
         return cls(size, [(level, hashes[(level, i)]) for level, i in pieces])
 
     def push(self, leaf: bytes, out: list[tuple[int, int, bytes]]) -> None:
-        """Add a leaf; append the new `(level, idx, hash)` nodes to `out`."""
+        """Add a leaf; append the new nodes to store, `(level, idx, hash)`, to `out`.
+
+        Levels below `storage.STORED_MIN_LEVEL` are computed but not stored.
+        """
         cur, level = leaf, 0
         peaks = self.peaks
         self.size += 1
         while peaks and peaks[-1][0] == level:
             cur = merkle.node_hash(peaks.pop()[1], cur)
             level += 1
-            out.append((level, (self.size >> level) - 1, cur))
+            if level >= storage.STORED_MIN_LEVEL:
+                out.append((level, (self.size >> level) - 1, cur))
         peaks.append((level, cur))
 
     def root(self) -> bytes:

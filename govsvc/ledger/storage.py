@@ -4,11 +4,13 @@ Layout (migration `migrations/versions/0001_ledger.py` creates exactly these):
 
 - `ledger_entries`: one row per entry: its index, its RFC 8785 bytes (the leaf data,
   stored verbatim so that the leaf hash can be recomputed) and its leaf hash;
-- `ledger_nodes`: the hash of every complete, power-of-two-aligned subtree of two or
+- `ledger_nodes`: the hash of every complete, power-of-two-aligned subtree of four or
   more leaves, keyed by `(level, idx)` as in `govsvc.ledger.merkle` (leaves
-  `[idx << level, (idx + 1) << level)`). Level 0 is not stored twice: leaf hashes
-  live in `ledger_entries`. A tree of n leaves has fewer than n such nodes, and
-  any root or proof is folded from O(log n) of them, read in one query;
+  `[idx << level, (idx + 1) << level)`). Leaf hashes (level 0) live in
+  `ledger_entries`, and a level-1 hash is one SHA-256 of two of them, so neither is
+  stored here: that saves a third of the rows every append writes. A tree of n
+  leaves has fewer than n/2 stored nodes, and any root or proof is folded from
+  O(log n) of them, read in one query;
 - `ledger_head`: one row (`id = 1`) holding the tree size. Appenders lock it
   (`UPDATE ... RETURNING` takes the row lock on PostgreSQL and the write lock on
   SQLite) so that indices stay dense and unique across threads and processes;
@@ -31,6 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from govsvc.ledger import merkle
 from govsvc.ledger.merkle import Piece
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ HASH = sa.LargeBinary(32)
 TIME = sa.String(40)  # RFC 3339 in UTC, as the service stores times
 
 HEAD_ID = 1
+STORED_MIN_LEVEL = 2  # levels 0 and 1 come from ledger_entries (see above)
 
 entries = sa.Table(
     "ledger_entries",
@@ -172,28 +176,42 @@ def _pieces_sql(leaves: int, inner: int, ph: str) -> str:
 def fetch_pieces(conn: sa.Connection, pieces: Sequence[Piece]) -> dict[Piece, bytes]:
     """The hashes of complete aligned subtrees, in one query.
 
-    Leaves (level 0) come from `ledger_entries`, the rest from `ledger_nodes`, joined
-    with UNION ALL. The SQL goes straight to the DB-API cursor of the connection (in
-    its transaction, if any): a proof is a few dozen primary-key lookups, and
-    SQLAlchemy's statement and result machinery would cost as much as the lookups.
-    Pieces that are not stored are absent from the result.
+    Leaves come from `ledger_entries` (a level-1 piece as its two leaves, hashed
+    here), the rest from `ledger_nodes`, joined with UNION ALL. The SQL goes straight
+    to the DB-API cursor of the connection (in its transaction, if any): a proof is
+    a few dozen primary-key lookups, and SQLAlchemy's statement and result machinery
+    would cost as much as the lookups. Pieces not stored are absent from the result.
     """
-    leaves = [index for level, index in pieces if level == 0]
-    inner = [(level, index) for level, index in pieces if level > 0]
+    leaves: list[int] = []
+    pairs: list[int] = []
+    inner: list[int] = []
+    for level, index in pieces:
+        if level == 0:
+            leaves.append(index)
+        elif level == 1:
+            pairs.append(index)
+            leaves.extend((2 * index, 2 * index + 1))
+        else:
+            inner.extend((level, index))
     if not leaves and not inner:
         return {}
 
-    params: list[int] = list(leaves)
-    for level, index in inner:
-        params.extend((level, index))
-    sql = _pieces_sql(len(leaves), len(inner), _placeholder(conn))
+    sql = _pieces_sql(len(leaves), len(inner) // 2, _placeholder(conn))
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(sql, params)
+        cursor.execute(sql, leaves + inner)
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    return {(int(level), int(index)): bytes(h) for level, index, h in rows}
+    found = {(int(level), int(index)): bytes(h) for level, index, h in rows}
+
+    if not pairs:
+        return found
+    for index in pairs:
+        left, right = found.get((0, 2 * index)), found.get((0, 2 * index + 1))
+        if left is not None and right is not None:
+            found[(1, index)] = merkle.node_hash(left, right)
+    return {piece: found[piece] for piece in pieces if piece in found}
 
 
 def insert_entries(

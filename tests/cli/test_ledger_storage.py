@@ -47,7 +47,7 @@ def test_audit_clean_ledger_exits_0(
     out, err = capsys.readouterr()
     assert status == 0, err
     assert out == (
-        f"ledger OK: {SIZE} entries, 8 tree nodes, {SIZE} checkpoints signed by "
+        f"ledger OK: {SIZE} entries, 3 tree nodes, {SIZE} checkpoints signed by "
         "1 trusted key(s)\n"
     )
     assert f"audit: {SIZE}/{SIZE} entries (100%)" in err

@@ -65,7 +65,7 @@ def test_audit_clean_ledger_passes(ledger: Ledger) -> None:
 
     assert report.ok, report.failure
     assert (report.size, report.entries, report.checkpoints) == (SIZE, SIZE, 8)
-    assert report.nodes == SIZE - bin(SIZE).count("1")  # nodes of >= 2 leaves
+    assert report.nodes == sum(SIZE >> level for level in range(2, 6))  # >= 4 leaves
     assert seen[-1] == (SIZE, SIZE)
     assert len(seen) == 5
 
@@ -96,7 +96,7 @@ def test_audit_finds_entry_rehashed_without_its_node(ledger: Ledger) -> None:
 
     assert report.failure is not None
     assert report.failure.kind == "node"
-    assert "tree node (level 1, index 6) over entries 12..13" in report.failure.message
+    assert "tree node (level 2, index 3) over entries 12..15" in report.failure.message
 
 
 def test_audit_finds_changed_node(ledger: Ledger) -> None:
@@ -141,12 +141,12 @@ def test_audit_finds_missing_last_entry(ledger: Ledger) -> None:
 def test_audit_finds_missing_node(ledger: Ledger) -> None:
     n = storage.nodes
     with ledger.engine.begin() as conn:
-        conn.execute(sa.delete(n).where((n.c.level == 1) & (n.c.idx == 3)))
+        conn.execute(sa.delete(n).where((n.c.level == 2) & (n.c.idx == 1)))
 
     report = audit(ledger.engine)
 
     assert report.failure is not None
-    assert "(level 1, index 3) over entries 6..7 is missing" in report.failure.message
+    assert "(level 2, index 1) over entries 4..7 is missing" in report.failure.message
 
 
 def test_audit_finds_stray_rows(ledger: Ledger) -> None:
@@ -160,6 +160,16 @@ def test_audit_finds_stray_rows(ledger: Ledger) -> None:
     assert f"entry {SIZE + 3} is stored beyond the head's size {SIZE}" in str(
         report.failure
     )
+
+
+def test_audit_finds_stray_level_one_node(ledger: Ledger) -> None:
+    with ledger.engine.begin() as conn:
+        storage.insert_nodes(conn, [(1, 0, b"\x00" * 32)])
+
+    report = audit(ledger.engine)
+
+    assert report.failure is not None
+    assert "tree node (level 1, index 0) is stored but no tree" in str(report.failure)
 
 
 def test_audit_finds_rewritten_history_by_checkpoint(ledger: Ledger) -> None:

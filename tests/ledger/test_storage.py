@@ -26,18 +26,17 @@ def _leaf(i: int) -> bytes:
 
 
 def test_fetch_pieces_reads_leaves_and_nodes(conn: sa.Connection) -> None:
-    storage.insert_entries(conn, [(i, _leaf(i), b"{}") for i in range(4)])
-    storage.insert_nodes(
-        conn, [(1, 0, b"a" * 32), (1, 1, b"b" * 32), (2, 0, b"c" * 32)]
-    )
+    storage.insert_entries(conn, [(i, _leaf(i), b"{}") for i in range(8)])
+    storage.insert_nodes(conn, [(2, 0, b"c" * 32), (3, 0, b"d" * 32)])
 
-    found = storage.fetch_pieces(conn, [(0, 3), (1, 1), (2, 0), (0, 0)])
+    found = storage.fetch_pieces(conn, [(0, 3), (1, 1), (2, 0), (0, 0), (3, 0)])
 
     assert found == {
         (0, 3): _leaf(3),
-        (1, 1): b"b" * 32,
+        (1, 1): merkle.node_hash(_leaf(2), _leaf(3)),  # from its two leaves
         (2, 0): b"c" * 32,
         (0, 0): _leaf(0),
+        (3, 0): b"d" * 32,
     }
 
 
@@ -45,6 +44,7 @@ def test_fetch_pieces_leaves_out_what_is_not_stored(conn: sa.Connection) -> None
     storage.insert_entries(conn, [(0, _leaf(0), b"{}")])
 
     assert storage.fetch_pieces(conn, [(0, 0), (0, 5), (3, 1)]) == {(0, 0): _leaf(0)}
+    assert storage.fetch_pieces(conn, [(1, 0)]) == {}  # leaf 1 is missing
     assert storage.fetch_pieces(conn, []) == {}
 
 
