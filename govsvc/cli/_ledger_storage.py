@@ -72,8 +72,8 @@ def register_audit(
     parser = commands.add_parser(
         "audit",
         help="recompute the stored ledger and check every checkpoint",
-        description="Recompute every leaf and tree hash from the stored entries and "
-        "check every stored checkpoint's signature and consistency.",
+        description="Recompute every leaf and tree hash from the stored entries,\n"
+        "and check every stored checkpoint's signature and consistency.",
         epilog=AUDIT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -101,7 +101,7 @@ def register_proof(
     parser = commands.add_parser(
         "proof",
         help="print an inclusion or consistency proof as JSON",
-        description="Print an RFC 9162 inclusion proof (--index) or consistency "
+        description="Print an RFC 9162 inclusion proof (--index) or consistency\n"
         "proof (--from, --to) built from the stored tree.",
         epilog=PROOF_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -213,3 +213,38 @@ def test_proof_database_without_tables_exits_1(
     err = capsys.readouterr().err
     assert "cannot read the ledger at sqlite:///" in err
     assert "no such table: ledger_head" in err
+
+
+def test_proof_output_feeds_ledger_verify(
+    ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A receipt against size 5, checked against the checkpoint of size 11 with the
+    # consistency proof `govsvc ledger proof` prints.
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps(ledger.receipt(2, size=5)))
+    later = tmp_path / "later.note"
+    later.write_text(ledger.checkpoint(SIZE).text)  # type: ignore[union-attr]
+    url = _url(ledger)
+    assert (
+        main(["ledger", "proof", "--database", url, "--from", "5", "--to", "11"]) == 0
+    )
+    proof = tmp_path / "proof.json"
+    proof.write_text(capsys.readouterr().out)
+
+    status = main(
+        [
+            "ledger",
+            "verify",
+            str(receipt),
+            "--key",
+            ledger.verifier_key,
+            "--checkpoint",
+            str(later),
+            "--consistency-proof",
+            str(proof),
+        ]
+    )
+
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "consistency" in out
