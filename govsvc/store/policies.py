@@ -60,12 +60,15 @@ def read_directory(directory: Path) -> dict[str, str]:
     }
 
 
+# Read before every decision: built once, so that a call costs the driver's time and
+# not SQLAlchemy's statement construction (see govsvc.store.decisions).
+_CURRENT_VERSION = sa.select(bundle_state.c.version, bundle_state.c.digest).where(
+    bundle_state.c.id == 1
+)
+
+
 def current_version(conn: sa.Connection) -> tuple[int, str] | None:
-    row = conn.execute(
-        sa.select(bundle_state.c.version, bundle_state.c.digest).where(
-            bundle_state.c.id == 1
-        )
-    ).first()
+    row = conn.execute(_CURRENT_VERSION).first()
     return (int(row.version), row.digest) if row is not None else None
 
 

@@ -80,13 +80,17 @@ def create(
     return info, secret
 
 
+# Run on every authenticated request: built once (see govsvc.store.decisions).
+_LOOKUP = sa.select(
+    tokens.c.id, tokens.c.roles, tokens.c.name, tokens.c.created_at
+).where(tokens.c.digest == sa.bindparam("b_digest"), tokens.c.revoked_at.is_(None))
+
+
 def lookup(conn: sa.Connection, secret: str) -> TokenInfo | None:
-    """The live token with this secret, or None."""
-    row = conn.execute(
-        sa.select(
-            tokens.c.id, tokens.c.roles, tokens.c.name, tokens.c.created_at
-        ).where(tokens.c.digest == digest(secret), tokens.c.revoked_at.is_(None))
-    ).first()
+    """The live token with this secret, or None. Read from the database on every
+    request, never cached: a revocation takes effect on the next request, on every
+    replica."""
+    row = conn.execute(_LOOKUP, {"b_digest": digest(secret)}).first()
     if row is None:
         return None
     return TokenInfo(row.id, frozenset(row.roles.split(",")), row.name, row.created_at)
