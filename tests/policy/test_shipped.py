@@ -45,6 +45,7 @@ def complete_facts() -> dict[str, Any]:
         },
         "risk": {
             "tier": "minimal",
+            "base_tier": "minimal",
             "exposure": 0.1,
             "bias_impact": 5,
             "consecutive_failures": 0,
