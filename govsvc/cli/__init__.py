@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # httpx logs every request at INFO; the commands report what matters.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     try:
         status: int = args.func(args)
