@@ -363,8 +363,10 @@ class Ledger:
         event.listen(session, "before_flush", flush_first)
 
         # A work item that commits or rolls back would end the batch's transaction
-        # under the other items' feet: refuse it.
+        # under the other items' feet: refuse a commit, and void the batch after a
+        # rollback (nothing of it is in the database any more).
         ours = {"ending": False}
+        outer = session.get_transaction()
 
         def only_the_writer_ends(*_args: Any) -> None:
             if not ours["ending"]:
@@ -394,6 +396,12 @@ class Ledger:
                 outcomes.append((False, exc))
             else:
                 outcomes.append((True, value))
+            if session.get_transaction() is not outer:
+                raise LedgerError(
+                    "a work item passed to Ledger.submit rolled back the shared "
+                    "transaction, so nothing of its batch was stored; expected it to "
+                    "raise instead, which rolls back its own changes only"
+                )
             cursor.execute("RELEASE SAVEPOINT govsvc_item")
         cursor.close()
         batch.flush()

@@ -134,6 +134,35 @@ def test_submit_work_that_commits_is_refused(ledger: Ledger) -> None:
     assert ledger.entry(0) == _entry(1)
 
 
+def test_submit_work_that_rolls_back_voids_the_batch(ledger: Ledger) -> None:
+    def rolls_back(session: Session, append: Any) -> None:
+        append(_entry(0))
+        session.rollback()
+
+    with pytest.raises(LedgerError, match="rolled back the shared transaction"):
+        ledger.submit(rolls_back)
+    assert ledger.size() == 0
+    assert ledger.submit(lambda _s, append: append(_entry(1))).value.index == 0
+
+
+def test_submit_work_with_its_own_savepoint(ledger: Ledger) -> None:
+    def work(session: Session, append: Any) -> int:
+        try:
+            with session.begin_nested():
+                session.execute(
+                    sa.insert(storage.verifier_keys).values(
+                        verifier_key="inner", name="n", added_at="t"
+                    )
+                )
+                raise KeyError("inner part fails")
+        except KeyError:
+            pass
+        return int(append(_entry(0)).index)
+
+    assert ledger.submit(work).value == 0
+    assert "inner" not in ledger.verifier_keys()
+
+
 def test_submit_from_work_item_is_refused(ledger: Ledger) -> None:
     def nested(_s: Session, _append: Any) -> None:
         ledger.submit(lambda _s2, append: append(_entry(0)))
