@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -119,4 +119,29 @@ def create_app(
     )
     for module in (health, decisions, policies, ledger, tokens):
         app.include_router(module.router)
+    _describe_request_body(app)
     return app
+
+
+def _describe_request_body(app: FastAPI) -> None:
+    """Add `EvaluationRequest` and the models it uses to the OpenAPI components.
+
+    `POST /v1/decisions` parses its body itself (in the worker thread that decides,
+    not on the event loop) and only refers to the schema, so FastAPI does not
+    collect it."""
+    from govsvc.assess import EvaluationRequest
+
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            found = EvaluationRequest.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(found.pop("$defs", {}))
+            components["EvaluationRequest"] = found
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -59,15 +59,22 @@ def require(*roles: str, public: Callable[[Request], bool] | None = None) -> obj
             and not request.headers.get("authorization")
         ):
             return ANONYMOUS
-        info = authenticate(request)
-        if roles and not info.roles & set(roles):
-            raise Forbidden(
-                f"this route needs the role {' or '.join(roles)}; the token "
-                f"{info.id} has {', '.join(sorted(info.roles))}"
-            )
-        return info
+        return authorize(request, roles)
 
     return Depends(dependency)
+
+
+def authorize(request: Request, roles: tuple[str, ...]) -> TokenInfo:
+    """The request's token, when it carries any of `roles` (or any token at all when
+    `roles` is empty); 401 or 403 otherwise. Reads the database: call it from a
+    worker thread, as FastAPI does with the dependency `require` makes."""
+    info = authenticate(request)
+    if roles and not info.roles & set(roles):
+        raise Forbidden(
+            f"this route needs the role {' or '.join(roles)}; the token "
+            f"{info.id} has {', '.join(sorted(info.roles))}"
+        )
+    return info
 
 
 def _ledger_is_public(request: Request) -> bool:

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from govsvc.api.service import Service
 
 
-def _service(request: Request) -> Service:
+async def _service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 

@@ -206,3 +206,50 @@ def test_list_bad_verdict_is_422(api: Api) -> None:
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "query.verdict"
+
+
+def test_empty_body_is_422_naming_body(api: Api) -> None:
+    response = api.client.post(
+        "/v1/decisions",
+        content=b"",
+        headers={**api.headers("ci"), "content-type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "body", "message": "Field required"}]
+
+
+def test_body_not_sent_as_json_is_422(api: Api) -> None:
+    response = api.client.post(
+        "/v1/decisions",
+        content=json.dumps(request_for()).encode(),
+        headers={**api.headers("ci"), "content-type": "text/plain"},
+    )
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+
+
+def test_bad_token_with_malformed_body_is_401(api: Api) -> None:
+    response = api.client.post(
+        "/v1/decisions",
+        content=b'{"model": ',
+        headers={
+            "Authorization": "Bearer gsv_nope",
+            "content-type": "application/json",
+        },
+    )
+
+    assert response.status_code == 401
+
+
+def test_malformed_json_names_position(api: Api) -> None:
+    response = api.client.post(
+        "/v1/decisions",
+        content=b'{"model": ',
+        headers={**api.headers("ci"), "content-type": "application/json"},
+    )
+
+    assert response.json()["errors"] == [
+        {"field": "[10]", "message": "JSON decode error"}
+    ]

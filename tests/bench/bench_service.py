@@ -242,6 +242,22 @@ async def open_loop(
     return latencies, errors
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the server process and its worker processes, from
+    /proc (Linux); 0.0 where /proc is not there."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        own, parent = int(stat.parent.name), int(fields[1])
+        if own == pid or parent == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
@@ -294,13 +310,16 @@ def main() -> int:
             best = 0.0
             acknowledged = 0
             for clients in [int(c) for c in args.clients.split(",")]:
+                cpu_before = server_cpu_seconds(process.pid)
                 rate, done, errors = asyncio.run(
                     closed_loop(port, token, bodies, clients, args.seconds)
                 )
+                cpu = server_cpu_seconds(process.pid) - cpu_before
                 acknowledged += done
                 best = max(best, rate)
                 print(
-                    f"  {clients:>3} clients: {rate:6.0f} decisions/s ({errors} errors)"
+                    f"  {clients:>3} clients: {rate:6.0f} decisions/s ({errors} errors),"
+                    f" server CPU {cpu / max(done, 1) * 1000:.2f} ms per decision"
                 )
 
             # At the asked rate; when that is beyond what the server sustains the

@@ -14,7 +14,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, Any]:
+async def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
