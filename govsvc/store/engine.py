@@ -11,6 +11,14 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other rather than fail
 
+# SQLite connections kept open per process, at least: one per thread that may use
+# one at a time (AnyIO's 40 worker threads, the ledger's writer, a few spare). A
+# connection beyond the pool is closed when returned, and a new one costs about
+# 0.25 ms before its first answer (opening the file, the pragmas, parsing the whole
+# schema); with a pool of 10 under 16 concurrent requests that was a tenth of the
+# server's CPU (docs/api.md, "Speed"). An idle SQLite connection costs only memory.
+SQLITE_MIN_POOL_SIZE = 48
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; synchronous=FULL makes every
@@ -30,7 +38,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
         engine = sa.create_engine(
             parsed,
             connect_args={"check_same_thread": False},
-            pool_size=pool_size,
+            pool_size=max(pool_size, SQLITE_MIN_POOL_SIZE),
             max_overflow=pool_size,
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
