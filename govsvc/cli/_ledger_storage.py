@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from govsvc.cli._common import add_trusted_key_options
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
@@ -78,20 +80,7 @@ def register_audit(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_database(parser)
-    parser.add_argument(
-        "--key",
-        action="append",
-        default=[],
-        metavar="VKEY",
-        help="a trusted verifier key, name+keyid+base64 (repeatable)",
-    )
-    parser.add_argument(
-        "--key-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a file of trusted verifier keys, one a line (repeatable)",
-    )
+    add_trusted_key_options(parser)
     parser.set_defaults(func=_audit)
 
 

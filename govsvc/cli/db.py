@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from govsvc.cli._common import command_group
+
 EPILOG = """\
 The URL comes from --url, else GOVSVC_DATABASE_URL, else SQLite in GOVSVC_DATA_DIR
 (./.govsvc/govsvc.db). `govsvc serve` runs the same upgrade at start; run it by hand
@@ -18,20 +20,13 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    commands = command_group(
+        subparsers,
         "db",
         help="create or upgrade the database schema",
         description="Manage the database schema with Alembic migrations.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-
-    def usage(_args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-
-    parser.set_defaults(func=usage)
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     upgrade = commands.add_parser(
         "upgrade",

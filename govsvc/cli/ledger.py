@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from govsvc.cli._common import add_trusted_key_options, command_group
 from govsvc.cli._ledger_anchor import register_anchor
 
 # audit and proof read the database; they live in their own module
@@ -24,19 +25,13 @@ that an entry is in the tree a signed checkpoint commits to.
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    commands = command_group(
+        subparsers,
         "ledger",
         help="verify receipts, audit the ledger, print proofs, anchor checkpoints",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=None,
     )
-
-    def usage(_args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-
-    parser.set_defaults(func=usage)
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _register_verify(commands)
     register_audit(commands)
     register_proof(commands)
@@ -78,20 +73,7 @@ def _register_verify(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("receipt", metavar="RECEIPT.json", help="the receipt to check")
-    parser.add_argument(
-        "--key",
-        action="append",
-        default=[],
-        metavar="VKEY",
-        help="a trusted verifier key, name+keyid+base64 (repeatable)",
-    )
-    parser.add_argument(
-        "--key-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a file of trusted verifier keys, one a line (repeatable)",
-    )
+    add_trusted_key_options(parser)
     parser.add_argument(
         "--checkpoint",
         metavar="NOTE",
