@@ -28,6 +28,7 @@ from govsvc.settings import Settings
 from govsvc.store import decisions as rows
 from govsvc.store import policies
 from govsvc.store.errors import BadRequest, Conflict, NotFound, Unavailable
+from govsvc.store.jsontext import dumps
 from govsvc.store.tokens import TokenInfo
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Recorded:
         """The answer: `body` with `"facts"` spliced in as stored. The facts are most
         of an answer's bytes; encoding them once, not for the row and again for
         the response, is most of the JSON cost of a decision."""
-        head = json.dumps(self.body)
+        head = dumps(self.body)
         if head == "{}":
             return f'{{"facts": {self.facts_json}}}'.encode()
         return f'{head[:-1]}, "facts": {self.facts_json}}}'.encode()
@@ -125,7 +126,7 @@ class Service:
         facts = assess_request(request, bundle)
         # Encoded here, in the request's thread, not in the ledger's writer thread
         # that every concurrent decision waits on.
-        assessed_json = json.dumps(facts)
+        assessed_json = dumps(facts)
         decision_id = str(uuid.uuid4())
         model = request.model.name
 
@@ -595,7 +596,7 @@ def _now() -> str:
 
 def _with_risk(assessed_json: str, risk: dict[str, Any]) -> str:
     """The facts' JSON with `risk` added, without encoding the rest again."""
-    risk_json = json.dumps(risk)
+    risk_json = dumps(risk)
     if assessed_json == "{}":
         return f'{{"risk": {risk_json}}}'
     return f'{assessed_json[:-1]}, "risk": {risk_json}}}'

@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from govsvc.store.jsontext import dumps
+
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other rather than fail
@@ -40,11 +42,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
             connect_args={"check_same_thread": False},
             pool_size=max(pool_size, SQLITE_MIN_POOL_SIZE),
             max_overflow=pool_size,
+            json_serializer=dumps,
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = sa.create_engine(
-            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            json_serializer=dumps,
         )
     log.debug("database engine for %s", parsed.render_as_string(hide_password=True))
     return engine

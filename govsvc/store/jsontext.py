@@ -1,0 +1,24 @@
+"""JSON text for what the service stores and answers, encoded with orjson.
+
+A decision's facts are most of its bytes (about 12 kB for 11 groups and 20 drifting
+features, hundreds of floats); `json.dumps` spent about 170 us on them, orjson
+spends a tenth of that. The text differs only in form: no spaces after separators,
+and exponents written shortest (`1e-5` for `1e-05`); the values read back the same.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+def dumps(value: Any) -> str:
+    """`value` as JSON text."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        # orjson refuses integers beyond 64 bits, which a request may carry (a
+        # record count is any JSON integer); the standard library takes them.
+        return json.dumps(value)

@@ -1,0 +1,34 @@
+"""govsvc.store.jsontext: orjson's text, the standard library's where orjson refuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from govsvc.store.jsontext import dumps
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ({"a": 1, "b": [True, None]}, '{"a":1,"b":[true,null]}'),
+        ({"p": 0.1, "small": 1e-05}, '{"p":0.1,"small":1e-5}'),
+        ({"name": "grüße"}, '{"name":"grüße"}'),
+        ({}, "{}"),
+    ],
+)
+def test_dumps_known_answers(value: object, text: str) -> None:
+    assert dumps(value) == text
+
+
+def test_dumps_integer_beyond_64_bits_falls_back() -> None:
+    value = {"records": 10**30}
+
+    assert json.loads(dumps(value)) == value
+
+
+def test_dumps_reads_back_floats_exactly() -> None:
+    values = [0.1 + 0.2, 1 / 3, 2.5e-300, 123456789.123456789]
+
+    assert json.loads(dumps(values)) == values
