@@ -13,7 +13,8 @@ from govsvc.store.jsontext import dumps
     ("value", "text"),
     [
         ({"a": 1, "b": [True, None]}, '{"a":1,"b":[true,null]}'),
-        ({"p": 0.1, "small": 1e-05}, '{"p":0.1,"small":1e-5}'),
+        ({"p": 0.1, "small": 1e-05}, '{"p":0.1,"small":0.00001}'),
+        ({"c": 1.5e-07, "big": 1e22}, '{"c":1.5e-7,"big":1e+22}'),
         ({"name": "grüße"}, '{"name":"grüße"}'),
         ({}, "{}"),
     ],
