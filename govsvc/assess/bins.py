@@ -53,11 +53,16 @@ def smoothed(props: list[float]) -> list[float]:
 def distribution(bins: Sequence[float]) -> Distribution:
     p = proportions(bins)
     s = smoothed(p)
+    logs = list(map(math.log, s))
     # Summed exactly as drift.statistics sums m ln m, so that when current and
     # reference are equal the two sums are equal to the bit and JS is exactly 0.
-    positive = [x for x in p if x > 0]
-    plogp = sum(map(mul, positive, map(math.log, positive)))
-    logs = [math.log(x) for x in s]
+    if s is p:
+        # Nothing was floored, so every p is positive and its logarithms are the
+        # ones just taken: the same products in the same order, half the logs.
+        plogp = sum(map(mul, p, logs))
+    else:
+        positive = [x for x in p if x > 0]
+        plogp = sum(map(mul, positive, map(math.log, positive)))
     return Distribution(list(zip(p, s, logs, accumulate(p), strict=True)), plogp)
 
 
