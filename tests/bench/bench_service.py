@@ -15,6 +15,9 @@ read and written.
    hidden by the client waiting (no coordinated omission); p50, p99, max.
 3. Durability check: the ledger's signed size covers every acknowledged decision.
 
+With each closed-loop figure, the server's CPU time per decision (its processes'
+user and system time from /proc): steadier than the rate on a shared machine.
+
 The load generator shares the machine's cores with the server: the figures are
 what one 2-core box does with both on it.
 """
@@ -317,9 +320,10 @@ def main() -> int:
                 cpu = server_cpu_seconds(process.pid) - cpu_before
                 acknowledged += done
                 best = max(best, rate)
+                per_decision = cpu / max(done, 1) * 1000
                 print(
-                    f"  {clients:>3} clients: {rate:6.0f} decisions/s ({errors} errors),"
-                    f" server CPU {cpu / max(done, 1) * 1000:.2f} ms per decision"
+                    f"  {clients:>3} clients: {rate:6.0f} decisions/s "
+                    f"({errors} errors), server CPU {per_decision:.2f} ms per decision"
                 )
 
             # At the asked rate; when that is beyond what the server sustains the
