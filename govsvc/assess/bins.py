@@ -22,13 +22,15 @@ EPSILON = 1e-4
 
 
 class Distribution(NamedTuple):
-    """One side of a feature: reference or current."""
+    """One side of a feature: reference or current, one list entry per bin.
 
-    # Per bin: (p, smoothed p, ln of smoothed p, running sum of p). p is the bin's
-    # proportion; smoothed is floored at EPSILON and renormalised; the running sum
-    # is the CDF at the bin's upper edge. One tuple per bin, so the comparison
-    # loops over two sequences rather than eight.
-    bins: list[tuple[float, float, float, float]]
+    Lists side by side rather than a tuple per bin: each is built by map() or
+    accumulate() in C, where zipping them into tuples cost a third of the work."""
+
+    p: list[float]  # the bin's proportion
+    smoothed: list[float]  # floored at EPSILON and renormalised
+    logs: list[float]  # ln of smoothed
+    cdf: list[float]  # running sum of p: the CDF at the bin's upper edge
     plogp: float  # sum of p ln p, with 0 ln 0 = 0
 
 
@@ -63,7 +65,7 @@ def distribution(bins: Sequence[float]) -> Distribution:
     else:
         positive = [x for x in p if x > 0]
         plogp = sum(map(mul, positive, map(math.log, positive)))
-    return Distribution(list(zip(p, s, logs, accumulate(p), strict=True)), plogp)
+    return Distribution(p, s, logs, list(accumulate(p)), plogp)
 
 
 def prepare(reference: Sequence[float], current: Sequence[float]) -> Prepared:

@@ -66,7 +66,12 @@ def statistics(prep: Prepared, sample_ks: float | None = None) -> dict[str, Any]
     psi = kl = ks = 0.0
     mids: list[float] = []
     mid = mids.append
-    for (p, ps, lps, cp), (q, qs, lqs, cq) in zip(cur.bins, ref.bins, strict=True):
+    bins = zip(
+        cur.p, cur.smoothed, cur.logs, cur.cdf,
+        ref.p, ref.smoothed, ref.logs, ref.cdf,
+        strict=True,
+    )  # fmt: skip
+    for p, ps, lps, cp, q, qs, lqs, cq in bins:
         # PSI and KL on the smoothed proportions.
         d = lps - lqs
         psi += (ps - qs) * d
