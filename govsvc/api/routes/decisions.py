@@ -6,7 +6,7 @@ import json
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from govsvc.api.auth import Reader, Reviewer, authorize
 from govsvc.api.deps import ServiceDep
 from govsvc.api.models import ReviewIn
-from govsvc.api.service import Recorded
+from govsvc.api.service import Recorded, Service
 from govsvc.assess import EvaluationRequest
 from govsvc.decide import request_digest
 from govsvc.store.errors import BadRequest
@@ -38,6 +38,15 @@ _REQUEST_BODY = {
 }
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "idempotency-key",
+    "in": "header",
+    "required": False,
+    "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    "description": "a retry with the same key and body gets the first answer",
+}
+
+
 @router.post(
     "",
     status_code=201,
@@ -46,18 +55,18 @@ _REQUEST_BODY = {
         200: {"description": "a replay: the answer to the first request with this key"},
         409: {"description": "the Idempotency-Key was used for another request"},
     },
-    openapi_extra={"requestBody": _REQUEST_BODY},
+    openapi_extra={"requestBody": _REQUEST_BODY, "parameters": [_IDEMPOTENCY_KEY]},
 )
-async def create_decision(
-    request: Request,
-    service: ServiceDep,
-    idempotency_key: Annotated[str | None, Header()] = None,
-) -> Response:
+async def create_decision(request: Request) -> Response:
     """Assess the request, place the model in a risk tier, evaluate the policies in
     force and record the decision in the ledger. Answers after the commit, with a
     receipt. A retry with the same `Idempotency-Key` and body gets the first answer
     (200) and writes nothing; the body is compared byte for byte."""
     started = time.perf_counter()
+    # Read here rather than declared as FastAPI parameters and dependencies, whose
+    # resolution cost a tenth of this route's time on the event loop.
+    service: Service = request.app.state.service
+    idempotency_key = request.headers.get("idempotency-key")
     raw = await request.body()
 
     def handle() -> Recorded:
