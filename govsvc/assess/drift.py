@@ -64,27 +64,24 @@ def statistics(prep: Prepared, sample_ks: float | None = None) -> dict[str, Any]
     """
     cur, ref = prep.current, prep.reference
     psi = kl = ks = 0.0
-    mids: list[float] = []
-    mid = mids.append
     bins = zip(
-        cur.p, cur.smoothed, cur.logs, cur.cdf,
-        ref.p, ref.smoothed, ref.logs, ref.cdf,
+        cur.smoothed, cur.logs, cur.cdf,
+        ref.smoothed, ref.logs, ref.cdf,
         strict=True,
     )  # fmt: skip
-    for p, ps, lps, cp, q, qs, lqs, cq in bins:
+    for ps, lps, cp, qs, lqs, cq in bins:
         # PSI and KL on the smoothed proportions.
         d = lps - lqs
         psi += (ps - qs) * d
         kl += ps * d
-
-        # JS on the raw ones, through m = (p + q) / 2; logs taken below.
-        mid((p + q) * 0.5)
 
         # KS at this bin's upper edge.
         gap = cp - cq if cp > cq else cq - cp
         if gap > ks:
             ks = gap
 
+    # JS on the raw proportions, through m = (p + q) / 2.
+    mids = [(p + q) * 0.5 for p, q in zip(cur.p, ref.p, strict=True)]
     if 0.0 in mids:  # a bin empty on both sides adds 0 ln 0 = 0
         mids = [m for m in mids if m > 0]
     mlogm = sum(map(mul, mids, map(math.log, mids)))
