@@ -398,6 +398,8 @@ class Service:
     ) -> dict[str, Any]:
         """Approve or reject a pending `review` decision; a ledger entry either way.
         An approval also lets the model's raised tier come down."""
+        # The first review decides the decision's status: there is no quorum of
+        # several reviewers yet, so four-eyes rules must live outside govsvc.
         outcome = "approve" if approve else "reject"
         review_id = str(uuid.uuid4())
 

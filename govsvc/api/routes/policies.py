@@ -14,6 +14,8 @@ from govsvc.api.models import PolicyCheckIn, PolicyIn
 from govsvc.api.problems import validation_errors
 from govsvc.store.errors import BadRequest, Unprocessable
 
+# There is no DELETE: retiring a policy means publishing it with its rules removed,
+# so the ledger keeps a publication for every change of the bundle.
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
 
