@@ -89,6 +89,32 @@ def test_receipt_from_api_verifies_offline(server: Server, tmp_path: Path) -> No
     assert tampered.returncode == 1
 
 
+def test_receipt_consistent_with_later_checkpoint_fetched_over_http(
+    server: Server, tmp_path: Path
+) -> None:
+    # An auditor keeps an early receipt, later fetches a newer checkpoint (as an
+    # anchor would hold it), and has `verify --url` fetch the consistency proof.
+    with server.client("ci") as ci:
+        first = ci.post("/v1/decisions", json=_model(request_for())).json()
+        ci.post("/v1/decisions", json=_model(request_for()))
+    with server.client("auditor") as auditor:
+        key = auditor.get("/v1/ledger/key").json()["verifier_key"]
+        later = auditor.get("/v1/ledger/checkpoint").text
+    receipt = tmp_path / "early.json"
+    receipt.write_text(json.dumps(first["receipt"]))
+    note = tmp_path / "later.note"
+    note.write_text(later)
+
+    result = server.govsvc(
+        "ledger", "verify", str(receipt), "--key", key,
+        "--checkpoint", str(note), "--url", server.url,
+        GOVSVC_TOKEN=server.tokens["auditor"],
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "consistency  OK" in result.stdout
+
+
 def test_gate_review_pending_exits_2(server: Server, tmp_path: Path) -> None:
     result = _gate(
         server, tmp_path, _model(request_for("production")), "--format", "json"
