@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from govsvc.cli import main
@@ -199,31 +202,62 @@ def test_verify_missing_receipt_clear_error(
     assert "cannot read the receipt" in err and "No such file or directory" in err
 
 
-class _FakeServer:
-    """Stands in for httpx.get against /v1/ledger/proofs/consistency."""
+class _ProofServer:
+    """A real HTTP server on loopback that answers /v1/ledger/proofs/consistency
+    with a fixed status, and records what each request asked for."""
 
     def __init__(self, status: int = 200, body: Any = None) -> None:
         self.status, self.body = status, body
-        self.calls: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        self.calls: list[tuple[str, dict[str, str], str | None]] = []
+        outer = self
 
-    def __call__(self, url: str, **kwargs: Any) -> httpx.Response:
-        params, headers = kwargs["params"], kwargs["headers"]
-        self.calls.append((url, params, headers))
-        body = (
-            self.body
-            if self.body is not None
-            else _proof_json(params["from"], params["to"])
-        )
-        return httpx.Response(self.status, json=body)
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                params = dict(urllib.parse.parse_qsl(url.query))
+                outer.calls.append((url.path, params, self.headers["Authorization"]))
+                body = outer.body
+                if body is None:
+                    body = _proof_json(int(params["from"]), int(params["to"]))
+                data = json.dumps(body).encode()
+                self.send_response(outer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def proof_server() -> Iterator[Callable[..., _ProofServer]]:
+    started: list[_ProofServer] = []
+
+    def start(status: int = 200, body: Any = None) -> _ProofServer:
+        started.append(_ProofServer(status, body))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
 
 
 def test_verify_url_fetches_proof_with_token(
     files: dict[str, Path],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    proof_server: Callable[..., _ProofServer],
 ) -> None:
-    server = _FakeServer()
-    monkeypatch.setattr(httpx, "get", server)
+    server = proof_server()
     monkeypatch.setenv("GOVSVC_TOKEN", "t0ken")
 
     status, out, _ = _run(
@@ -234,16 +268,12 @@ def test_verify_url_fetches_proof_with_token(
         "--checkpoint",
         files["later"],
         "--url",
-        "https://govsvc.example/",
+        server.url + "/",
     )
 
     assert status == 0
     assert server.calls == [
-        (
-            "https://govsvc.example/v1/ledger/proofs/consistency",
-            {"from": 5, "to": 9},
-            {"Authorization": "Bearer t0ken"},
-        )
+        ("/v1/ledger/proofs/consistency", {"from": "5", "to": "9"}, "Bearer t0ken")
     ]
     assert "consistency  OK" in out
 
@@ -252,8 +282,9 @@ def test_verify_url_server_error_reported(
     files: dict[str, Path],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    proof_server: Callable[..., _ProofServer],
 ) -> None:
-    monkeypatch.setattr(httpx, "get", _FakeServer(401, {"title": "Unauthorized"}))
+    server = proof_server(401, {"title": "Unauthorized"})
     monkeypatch.delenv("GOVSVC_TOKEN", raising=False)
 
     status, _, err = _run(
@@ -264,7 +295,7 @@ def test_verify_url_server_error_reported(
         "--checkpoint",
         files["later"],
         "--url",
-        "https://govsvc.example",
+        server.url,
     )
 
     assert status == 1
@@ -274,12 +305,10 @@ def test_verify_url_server_error_reported(
 def test_verify_url_unreachable_reported(
     files: dict[str, Path],
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    proof_server: Callable[..., _ProofServer],
 ) -> None:
-    def refuse(url: str, **kwargs: Any) -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
-
-    monkeypatch.setattr(httpx, "get", refuse)
+    server = proof_server()
+    server.close()  # nothing listens on its port any more
 
     status, _, err = _run(
         capsys,
@@ -289,11 +318,11 @@ def test_verify_url_unreachable_reported(
         "--checkpoint",
         files["later"],
         "--url",
-        "https://govsvc.example",
+        server.url,
     )
 
     assert status == 1
-    assert "cannot fetch the consistency proof from https://govsvc.example/v1" in err
+    assert f"cannot fetch the consistency proof from {server.url}/v1" in err
 
 
 def test_verify_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
