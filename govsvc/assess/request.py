@@ -13,7 +13,7 @@ facts, and a policy that needs one reports it as missing.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from govsvc.assess.bins import Prepared, bin_values, prepare
+from govsvc.assess.bins import Block, Prepared, bin_values, prepare, stack
 from govsvc.assess.errors import AssessError
 from govsvc.facts import STAGES
 
@@ -129,7 +129,7 @@ class FeatureDrift(_Strict):
         for side, bins in (("reference", self.reference), ("current", self.current)):
             if math.fsum(bins) <= 0:
                 raise ValueError(f"{side} bins are all zero; expected some counts")
-        self._keep(prepare(self.reference, self.current))
+        self._keep(self.reference, self.current)
         return self
 
     def _check_raw(self) -> FeatureDrift:
@@ -143,23 +143,31 @@ class FeatureDrift(_Strict):
         if not self.reference_values or not self.current_values:
             raise ValueError("reference_values and current_values must not be empty")
         self._keep(
-            prepare(
-                bin_values(self.reference_values, self.edges),
-                bin_values(self.current_values, self.edges),
-            )
+            bin_values(self.reference_values, self.edges),
+            bin_values(self.current_values, self.edges),
         )
         return self
 
-    def _keep(self, prepared: Prepared) -> None:
+    def _keep(self, reference: Sequence[float], current: Sequence[float]) -> None:
         # Stored in the instance's __dict__, not as a pydantic private attribute:
         # reading one of those goes through BaseModel.__getattr__ and costs
         # microseconds, a third of a feature's whole statistics.
-        object.__setattr__(self, "_prepared", prepared)
+        object.__setattr__(self, "_counts", (reference, current))
+
+    @property
+    def counts(self) -> tuple[Sequence[float], Sequence[float]]:
+        """(reference, current) bin counts, binned from the raw values if need be."""
+        counts: tuple[Sequence[float], Sequence[float]] = self.__dict__["_counts"]
+        return counts
 
     @property
     def prepared(self) -> Prepared:
-        """The distributions, prepared once at validation (`govsvc.assess.bins`)."""
-        prepared: Prepared = self.__dict__["_prepared"]
+        """The feature's two distributions (`govsvc.assess.bins`), prepared when
+        first asked for: `drift_facts` reads the stacked arrays of `Drift.blocks`."""
+        prepared: Prepared | None = self.__dict__.get("_prepared")
+        if prepared is None:
+            prepared = prepare(*self.counts)
+            object.__setattr__(self, "_prepared", prepared)
         return prepared
 
 
@@ -183,6 +191,19 @@ Attribute = Annotated[dict[Name, GroupCounts], AfterValidator(_two_groups)]
 class Drift(_Strict):
     features: dict[Name, FeatureDrift] = Field(default_factory=dict)
     alerts: list[Alert] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _stack(self) -> Drift:
+        # Every feature's distributions, stacked for drift_facts (govsvc.assess.bins).
+        blocks = stack({name: f.counts for name, f in self.features.items()})
+        object.__setattr__(self, "_blocks", blocks)
+        return self
+
+    @property
+    def blocks(self) -> list[Block]:
+        """The features stacked by bin count, prepared once at validation."""
+        blocks: list[Block] = self.__dict__["_blocks"]
+        return blocks
 
 
 class Uncertainty(_Strict):
