@@ -3,9 +3,12 @@
 Parsing prepares each distribution on its own: its proportions, their smoothed
 version and its logarithms, its entropy term and its cumulative sums. Assessing
 compares the two distributions of a feature, which is where every drift fact comes
-from (`govsvc.assess.drift`). Nothing here looks at both at once, so the split costs
-no generality; it keeps the per-request work in the parse, which the service does
-once, and the comparison cheap.
+from (`govsvc.assess.drift`). Nothing here compares the two sides, so the split
+costs no generality; it keeps the per-request work in the parse, which the service
+does once, and the comparison cheap.
+
+Two forms: `prepare` for one feature, in plain lists, and `stack` for every feature
+of a request at once, in numpy arrays (`Block`), which is what a request uses.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ under 200 µs median. Printed, each as a median over single calls with the garba
 collector off:
 
 - assess (every fact but risk) and its fairness and drift parts;
-- parse_request (validation, and the per-distribution preparation of
+- parse_request (validation, and the stacked preparation of every distribution in
   govsvc.assess.bins) and parse + assess, the whole per-request cost;
 - evaluate_risk with the default risk model;
 - fairlearn computing the same per-group rates and between-groups metrics
