@@ -29,11 +29,16 @@ from govsvc.assess.bins import Block, Prepared, bin_values, prepare, stack
 from govsvc.assess.errors import AssessError
 from govsvc.facts import STAGES
 
-Count = Annotated[int, Field(ge=0, strict=True)]
+# No dataset holds 10^15 records; the bound keeps every sum of counts finite and exact
+# in a float, so rates and bin totals never overflow into an error without a field.
+MAX_COUNT = 10**15
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
 # Strict: a JSON number, never a string ("0.5") or a boolean read as one.
 Number = Annotated[float, Field(strict=True)]
 NonNegative = Annotated[float, Field(ge=0, strict=True)]
 Share = Annotated[float, Field(ge=0, le=1, strict=True)]
+BinCount = Annotated[float, Field(ge=0, le=MAX_COUNT, strict=True)]
 Name = Annotated[str, Field(min_length=1)]
 
 
@@ -96,8 +101,8 @@ class FeatureDrift(_Strict):
     the tails shows instead of vanishing.
     """
 
-    reference: list[NonNegative] | None = None
-    current: list[NonNegative] | None = None
+    reference: list[BinCount] | None = None
+    current: list[BinCount] | None = None
     reference_values: list[Number] | None = None
     current_values: list[Number] | None = None
     edges: list[Number] | None = None

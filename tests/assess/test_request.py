@@ -60,6 +60,12 @@ BAD: list[tuple[str, Any, str]] = [
         [1, float("nan"), 2],
         r"^drift\.features\.income\.current\.1: .*finite",
     ),
+    ("groups.gender.female.tp", 10**16, r"^groups\.gender\.female\.tp: .*less than"),
+    (
+        "drift.features.income.current",
+        [1, 1e308, 2],
+        r"^drift\.features\.income\.current\.1: .*less than or equal to 1000000",
+    ),
     ("metrics.auc", float("inf"), r"^metrics\.auc: .*finite"),
     ("metrics.auc", "0.9", r"^metrics\.auc: Input should be a valid number"),
     ("metrics.auc", True, r"^metrics\.auc: Input should be a valid number"),
