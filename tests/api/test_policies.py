@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import httpx
 from fastapi.testclient import TestClient
 
 from govsvc.api.app import create_app
@@ -17,7 +18,7 @@ policy broken
 """
 
 
-def _put(api: Api, name: str, text: str) -> object:
+def _put(api: Api, name: str, text: str) -> httpx.Response:
     return api.client.put(
         f"/v1/policies/{name}",
         content=text.encode(),
@@ -51,8 +52,8 @@ def test_publication_takes_effect_on_next_decision(api: Api) -> None:
 
     response = _put(api, "gate", STRICT_POLICY)
 
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    published = response.json()  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    published = response.json()
     assert published["bundle_version"] == 2
     assert published["receipt"]["entry"]["type"] == "policy"
     after = api.decide(request_for("canary")).json()
@@ -93,8 +94,8 @@ def test_broken_policy_is_rejected_whole(api: Api) -> None:
 
     response = _put(api, "broken", BROKEN_POLICY)
 
-    assert response.status_code == 422  # type: ignore[attr-defined]
-    problem = response.json()  # type: ignore[attr-defined]
+    assert response.status_code == 422
+    problem = response.json()
     assert problem["diagnostics"][0]["file"] == "broken.policy"
     assert problem["diagnostics"][0]["line"] == 2
     assert "nothing was published" in problem["detail"]
@@ -107,8 +108,8 @@ def test_broken_policy_is_rejected_whole(api: Api) -> None:
 def test_bad_policy_name_is_400(api: Api) -> None:
     response = _put(api, "Bad Name", GATE_POLICY)
 
-    assert response.status_code == 400  # type: ignore[attr-defined]
-    assert "a policy name is lowercase letters" in response.json()["detail"]  # type: ignore[attr-defined]
+    assert response.status_code == 400
+    assert "a policy name is lowercase letters" in response.json()["detail"]
 
 
 def test_check_reports_without_publishing(api: Api) -> None:
