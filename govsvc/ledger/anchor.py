@@ -181,20 +181,7 @@ def verify_timestamp_reply(query: Path, reply: Path, ca_file: Path) -> None:
     """Check a reply against its request: imprint, nonce, signature chain to the CA."""
     if not ca_file.is_file():
         raise AnchorError(f"the TSA's CA certificate {ca_file} does not exist")
-    try:
-        _run(
-            "openssl",
-            "ts",
-            "-verify",
-            "-queryfile",
-            str(query),
-            "-in",
-            str(reply),
-            "-CAfile",
-            str(ca_file),
-        )
-    except AnchorError as exc:
-        raise AnchorError(f"the time-stamp reply does not verify: {exc}") from exc
+    _openssl_verify("-queryfile", str(query), reply, ca_file)
 
 
 def verify_timestamp(checkpoint_text: str, reply_b64: str, ca_file: Path) -> str:
@@ -214,21 +201,18 @@ def verify_timestamp(checkpoint_text: str, reply_b64: str, ca_file: Path) -> str
             raise AnchorError(
                 f"the stored time-stamp reply is not base64: {exc}"
             ) from exc
-        try:
-            _run(
-                "openssl",
-                "ts",
-                "-verify",
-                "-data",
-                str(data),
-                "-in",
-                str(reply),
-                "-CAfile",
-                str(ca_file),
-            )
-        except AnchorError as exc:
-            raise AnchorError(f"the time-stamp reply does not verify: {exc}") from exc
+        _openssl_verify("-data", str(data), reply, ca_file)
         return _reply_time(reply)
+
+
+def _openssl_verify(against: str, path: str, reply: Path, ca_file: Path) -> None:
+    """`openssl ts -verify` of `reply` against a request (`-queryfile`) or the data
+    itself (`-data`), chained to `ca_file`."""
+    try:
+        _run("openssl", "ts", "-verify", against, path, "-in", str(reply),
+             "-CAfile", str(ca_file))  # fmt: skip
+    except AnchorError as exc:
+        raise AnchorError(f"the time-stamp reply does not verify: {exc}") from exc
 
 
 def _reply_time(reply: Path) -> str:
