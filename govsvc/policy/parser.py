@@ -65,8 +65,7 @@ def _collect_comment(token: Token) -> Token:
     return token
 
 
-@cache
-def _lark() -> Lark:
+def _build(**options: Any) -> Lark:
     grammar = resources.files("govsvc.policy").joinpath("grammar.lark").read_text()
     return Lark(
         grammar,
@@ -74,8 +73,13 @@ def _lark() -> Lark:
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _collect_comment},
+        **options,
     )
+
+
+@cache
+def _lark() -> Lark:
+    return _build(lexer_callbacks={"COMMENT": _collect_comment})
 
 
 def parse_expression(text: str, filename: str = "<message>") -> n.Expr | None:
@@ -94,15 +98,7 @@ def parse_expression(text: str, filename: str = "<message>") -> n.Expr | None:
 
 @cache
 def _expr_lark() -> Lark:
-    grammar = resources.files("govsvc.policy").joinpath("grammar.lark").read_text()
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        start="expr",
-    )
+    return _build(start="expr")
 
 
 def parse_source(text: str, filename: str) -> n.File:
