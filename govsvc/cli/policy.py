@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from govsvc.cli._common import command_group
+
 EPILOG = """\
 examples:
   govsvc policy check policies/                 type-check every *.policy file
@@ -25,15 +27,13 @@ The language reference is docs/policy.md.
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    commands = command_group(
+        subparsers,
         "policy",
         help="check, format, test and evaluate policy files",
         description="Work on policy files (*.policy): the rules a decision applies.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    parser.set_defaults(func=lambda args: _usage(parser))
 
     check = commands.add_parser(
         "check",
@@ -92,11 +92,6 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("--facts", required=True, metavar="FILE.json")
     evaluate.add_argument("--format", choices=("text", "json"), default="text")
     evaluate.set_defaults(func=cmd_eval)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _print_diagnostics(diagnostics: list[Any], sources: dict[str, str]) -> None:
