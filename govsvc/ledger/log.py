@@ -72,12 +72,85 @@ class SignedCheckpoint:
     verifier_key: str
 
 
+class _BatchTree:
+    """The tree of one committed batch, in memory: enough to prove its own entries.
+
+    An inclusion proof of an entry the batch appended, against the batch's
+    checkpoint, needs only subtrees that end before the batch (each one a complete
+    subtree of the tree's right edge when the batch began, which the batch read) and
+    subtrees over the batch's own leaves. So every receipt of a batch is built here,
+    with no query; a subtree the batch does not hold (never, for its own entries) is
+    read from the database.
+    """
+
+    def __init__(
+        self,
+        start: int,
+        peaks: list[tuple[int, bytes]],
+        leaves: list[bytes],
+        fetch: Callable[[], merkle.Fetch],
+    ) -> None:
+        self.start = start
+        self.size = start + len(leaves)
+        self.leaves = leaves
+        self.known: dict[merkle.Piece, bytes] = {}
+        pieces = merkle.aligned_subtrees(0, start)
+        for (_level, h), piece in zip(peaks, pieces, strict=True):
+            self.known[piece] = h
+        self._fetch = fetch
+
+    def covers(self, index: int) -> bool:
+        return self.start <= index < self.size
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """PATH(index, D[size]) for an entry of this batch, against its checkpoint."""
+        return merkle.inclusion_proof(index, self.size, self._pieces)
+
+    def _pieces(self, pieces: list[merkle.Piece]) -> dict[merkle.Piece, bytes]:
+        out: dict[merkle.Piece, bytes] = {}
+        elsewhere = []
+        for piece in pieces:
+            h = self._hash(piece)
+            if h is None:
+                elsewhere.append(piece)
+            else:
+                out[piece] = h
+        if elsewhere:
+            out.update(self._fetch()(elsewhere))
+        return out
+
+    def _hash(self, piece: merkle.Piece) -> bytes | None:
+        found = self.known.get(piece)
+        if found is not None:
+            return found
+        level, idx = piece
+        first = idx << level
+        if first + (1 << level) <= self.start:
+            return None  # wholly before the batch, and not on its old right edge
+        if level == 0:
+            return self.leaves[first - self.start]
+        left = self._hash((level - 1, idx << 1))
+        right = self._hash((level - 1, (idx << 1) | 1))
+        if left is None or right is None:
+            return None
+        h = merkle.node_hash(left, right)
+        self.known[piece] = h
+        return h
+
+
 @dataclass(frozen=True)
 class Committed(Generic[T]):
     """The value a submitted work item returned, and a checkpoint that covers it."""
 
     value: T
     checkpoint: SignedCheckpoint
+    tree: _BatchTree | None = None
+
+    def inclusion_proof(self, ledger: Ledger, index: int) -> list[bytes]:
+        """PATH(index, D[checkpoint.size]); in memory for an entry of this batch."""
+        if self.tree is not None and self.tree.covers(index):
+            return self.tree.inclusion_proof(index)
+        return ledger.inclusion_proof(index, self.checkpoint.size)
 
 
 Append = Callable[[Mapping[str, Any]], Appended]
@@ -273,11 +346,18 @@ class Ledger:
                 "Ledger.submit was called from inside a submitted work item, which "
                 "would wait for itself: use the `append` the work item was given"
             )
+        result: Committed[T] = self.submit_future(work).result()
+        return result
+
+    def submit_future(self, work: Work[T]) -> Future[Committed[T]]:
+        """`submit` without the wait: the future is done when the batch has
+        committed (or failed). An event loop awaits it with `asyncio.wrap_future`,
+        so a request waits for the commit without holding a thread."""
         item = _Item(work)
         self._ensure_writer()
         self._queue.put(item)
-        result: Committed[T] = item.future.result()
-        return result
+        future: Future[Committed[T]] = item.future
+        return future
 
     def close(self) -> None:
         """Stop the writer thread once the queued work is done."""
@@ -320,7 +400,7 @@ class Ledger:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with Session(self.engine, expire_on_commit=False) as session:
-                checkpoint = self._run_batch_in(session, items, outcomes)
+                checkpoint, tree = self._run_batch_in(session, items, outcomes)
         except BaseException as exc:  # the batch failed as a whole: tell everyone
             log.error("ledger batch of %s items failed: %s", len(items), exc)
             for item in items:
@@ -332,7 +412,7 @@ class Ledger:
 
         for item, (ok, value) in zip(items, outcomes, strict=True):
             if ok:
-                item.future.set_result(Committed(value, checkpoint))
+                item.future.set_result(Committed(value, checkpoint, tree))
             else:
                 item.future.set_exception(value)
 
@@ -349,12 +429,13 @@ class Ledger:
 
     def _run_batch_in(
         self, session: Session, items: list[_Item], outcomes: list[tuple[bool, Any]]
-    ) -> SignedCheckpoint:
+    ) -> tuple[SignedCheckpoint, _BatchTree]:
         # 1. Take the write lock and read the tree's right edge.
         conn = session.connection()
         self._begin_immediate(conn)
         size = storage.lock_head(conn)
         batch = _Batch(session, _Frontier.load(conn, size))
+        right_edge = list(batch.frontier.peaks)
         session.info[_BATCH_KEY] = batch
 
         def flush_first(*_args: Any) -> None:
@@ -416,7 +497,18 @@ class Ledger:
         log.debug(
             "ledger batch: %s items, entries [%s, %s)", len(items), size, frontier.size
         )
-        return checkpoint
+        leaves = [leaf for _index, leaf, _body in batch.entry_rows]
+        tree = _BatchTree(size, right_edge, leaves, self._committed_fetch)
+        return checkpoint, tree
+
+    def _committed_fetch(self) -> merkle.Fetch:
+        """A fetch of committed subtrees on a connection of its own."""
+
+        def fetch(pieces: list[merkle.Piece]) -> dict[merkle.Piece, bytes]:
+            with self.engine.connect() as conn:
+                return self._fetch_through_cache(conn)(pieces)
+
+        return fetch
 
     # -- checkpoints -------------------------------------------------------------------
 

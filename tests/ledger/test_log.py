@@ -395,3 +395,46 @@ def test_submit_failed_item_keeps_earlier_items_rows(ledger: Ledger) -> None:
     assert ledger.entry(0) == _entry(0)
     assert "orm-key" not in ledger.verifier_keys()
     assert ledger.root(1) == _reference(1).root()
+
+
+def test_batch_proofs_in_memory_match_the_tree(ledger: Ledger) -> None:
+    # Batches of every size from 1 to 12, starting at every size from 0 to 77, so
+    # that batches begin and end on and off every alignment of the tree.
+    ref = _reference(78)
+    appended = 0
+    for k in (1, 2, 3, 4, 5, 7, 8, 9, 12, 1, 16, 8):
+
+        def work(_s: Session, append: Any, k: int = k, at: int = appended) -> list[int]:
+            return [append(_entry(at + j)).index for j in range(k)]
+
+        done = ledger.submit(work)
+        appended += k
+        assert done.tree is not None and done.checkpoint.size == appended
+        for index in done.value:
+            assert done.inclusion_proof(ledger, index) == ref.inclusion_proof(
+                index, appended
+            )
+    # An entry from before the batch is read from storage, still against its size.
+    assert done.inclusion_proof(ledger, 3) == ref.inclusion_proof(3, appended)
+
+
+def test_batch_proofs_of_items_sharing_a_batch(ledger: Ledger) -> None:
+    # Items queued together commit in one batch; each gets its own proof.
+    ledger.submit(lambda _s, append: [append(_entry(i)) for i in range(5)])
+    gate = threading.Event()
+    futures = [ledger.submit_future(lambda _s, _a: gate.wait(5))]
+    futures += [
+        ledger.submit_future(lambda _s, append, i=i: append(_entry(i)).index)
+        for i in range(5, 16)
+    ]
+    gate.set()
+    done = [f.result(timeout=30) for f in futures[1:]]
+
+    size = done[-1].checkpoint.size
+    ref = _reference(size)
+    for committed in done:
+        index = committed.value
+        proof = committed.inclusion_proof(ledger, index)
+        assert proof == ref.inclusion_proof(index, committed.checkpoint.size)
+    # The gate held the writer while the others queued: at most two batches.
+    assert len({id(committed.tree) for committed in done}) <= 2
