@@ -44,6 +44,20 @@ def authenticate(request: Request) -> TokenInfo:
         raise Unauthenticated(
             "the token is unknown or revoked; ask an admin for a new one"
         )
+    service.tokens_seen.remember(secret, info)
+    request.scope["state"]["token_id"] = info.id
+    return info
+
+
+def authorize_seen(request: Request, roles: tuple[str, ...]) -> TokenInfo | None:
+    """`authorize` from this process's memory of live tokens, with no query; None
+    when the token was not seen yet. A route that uses it must check that the token
+    is still live in the transaction that does its work (see `TokenCache`)."""
+    secret = _bearer(request)
+    info = request.app.state.service.tokens_seen.get(secret)
+    if info is None:
+        return None
+    _check_roles(info, roles)
     request.scope["state"]["token_id"] = info.id
     return info
 
@@ -69,12 +83,16 @@ def authorize(request: Request, roles: tuple[str, ...]) -> TokenInfo:
     `roles` is empty); 401 or 403 otherwise. Reads the database: call it from a
     worker thread, as FastAPI does with the dependency `require` makes."""
     info = authenticate(request)
+    _check_roles(info, roles)
+    return info
+
+
+def _check_roles(info: TokenInfo, roles: tuple[str, ...]) -> None:
     if roles and not info.roles & set(roles):
         raise Forbidden(
             f"this route needs the role {' or '.join(roles)}; the token "
             f"{info.id} has {', '.join(sorted(info.roles))}"
         )
-    return info
 
 
 def _ledger_is_public(request: Request) -> bool:

@@ -8,6 +8,7 @@ the tier states and the idempotency keys are in the database, so replicas agree.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -18,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from govsvc.assess import EvaluationRequest
 from govsvc.decide import assess_request, conclude
@@ -27,9 +29,16 @@ from govsvc.risk import TierState
 from govsvc.settings import Settings
 from govsvc.store import decisions as rows
 from govsvc.store import policies
-from govsvc.store.errors import BadRequest, Conflict, NotFound, Unavailable
+from govsvc.store import tokens as token_store
+from govsvc.store.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 from govsvc.store.jsontext import dumps
-from govsvc.store.tokens import TokenInfo
+from govsvc.store.tokens import TokenCache, TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +80,7 @@ class Service:
         self.engine = engine
         self.ledger = ledger
         self.bundles = bundles or policies.BundleCache()
+        self.tokens_seen = TokenCache()
 
     def close(self) -> None:
         self.ledger.close()
@@ -99,7 +109,7 @@ class Service:
 
     # -- decisions ---------------------------------------------------------------------
 
-    def decide(
+    async def decide(
         self,
         request: EvaluationRequest,
         digest: str,
@@ -107,157 +117,174 @@ class Service:
         idempotency_key: str | None,
     ) -> Recorded:
         """Assess, conclude and record one decision; see the module docstring of
-        `govsvc.decide` for the steps. The plan here:
+        `govsvc.decide` for the steps. Called on the event loop. The plan:
 
-        1. an idempotency key seen before answers from the stored decision;
-        2. the facts are assessed outside the transaction (the costly part);
-        3. inside the ledger's transaction: claim the key, read and lock the model's
-           tier state, conclude, append the entry, write the rows;
-        4. after the commit, the receipt against the checkpoint that covered it.
+        1. the facts are assessed here, on the event loop, under the bundle this
+           process last loaded (the costly part, with no thread hand-off);
+        2. in the ledger's group-commit transaction: check that the token is still
+           live and the bundle still in force (once per batch), claim the
+           idempotency key, read and lock the model's tier state, conclude, append
+           the entry, write the rows;
+        3. after the commit, the receipt, proved in memory from the batch.
+
+        An idempotency key seen before fails its claim in step 2, and the decision
+        stored under it answers; retries are rare, so they pay for an assessment
+        rather than every request paying for a lookup.
         """
         started = time.perf_counter()
 
-        if idempotency_key is not None:
-            replay = self._replay(token.id, idempotency_key, digest)
-            if replay is not None:
-                return replay
-
-        bundle = self.bundle()
-        facts = assess_request(request, bundle)
-        # Encoded here, in the request's thread, not in the ledger's writer thread
-        # that every concurrent decision waits on.
-        assessed_json = dumps(facts)
-        decision_id = str(uuid.uuid4())
-        model = request.model.name
-
-        receipt_parts: list[Any] = []  # the entry and its leaf hash, for the receipt
-
-        def work(session: Session, append: Any) -> tuple[dict[str, Any], str]:
-            conn = session.connection()
-            created = _now()
-            if idempotency_key is not None:
-                # Claimed first, so that a concurrent retry fails here on the key's
-                # primary key, before appending anything; the ledger rolls this
-                # item back to its savepoint and raises the error from submit().
-                rows.claim_idempotency_key(
-                    conn, token.id, idempotency_key, digest, decision_id, created
-                )
-
-            stored = rows.lock_tier_state(conn, model)
-            previous = TierState.from_dict(stored) if stored is not None else None
-            outcome = conclude(facts, bundle, previous)
-
-            entry = {
-                "type": "decision",
-                "id": decision_id,
-                "time": created,
-                "model": {
-                    "name": model,
-                    "version": request.model.version,
-                    "artifact_digest": request.model.artifact_digest,
-                },
-                "stage": request.stage,
-                "verdict": outcome.verdict,
-                "tier": outcome.tier,
-                "bias_impact": outcome.risk.get("bias_impact"),
-                "exposure": outcome.risk.get("exposure"),
-                "reasons": outcome.reasons,
-                "bundle_digest": bundle.digest,
-                "request_digest": digest,
-            }
-            entry = _without_none(entry)
-            appended = append(entry)
-
-            status = "pending" if outcome.verdict == "review" else "final"
-            body = {
-                "id": decision_id,
-                "time": created,
-                "model": request.model.model_dump(mode="json", exclude_none=True),
-                "stage": request.stage,
-                "verdict": outcome.verdict,
-                "status": status,
-                "tier": outcome.tier,
-                "risk": outcome.risk,
-                "reasons": outcome.reasons,
-                "bundle_digest": bundle.digest,
-                "request_digest": digest,
-                "ledger_index": appended.index,
-            }
-            receipt_parts[:] = [entry, appended.leaf_hash]
-            facts_json = _with_risk(assessed_json, outcome.risk)
-            rows.insert_decision(
-                conn,
-                id=decision_id,
-                created_at=created,
-                model=model,
-                model_version=request.model.version,
-                stage=request.stage,
-                verdict=outcome.verdict,
-                tier=outcome.tier,
-                status=status,
-                bundle_digest=bundle.digest,
-                request_digest=digest,
-                ledger_index=appended.index,
-                token_id=token.id,
-                body=body,
-                facts=facts_json,
-            )
-            self._save_tier(
-                conn,
-                append,
-                model,
-                outcome.state,
-                stored,
-                previous_tier=outcome.previous_tier,
-                cause=decision_id,
-                at=created,
-            )
-            return body, facts_json
+        bundle = self.bundles.loaded
+        if bundle is None:
+            bundle = await run_in_threadpool(self.bundle)
+        pending = _Pending(self, request, digest, token, idempotency_key, bundle)
 
         try:
-            committed = self.ledger.submit(work)
+            committed = await asyncio.wrap_future(self.ledger.submit_future(pending))
         except sa.exc.IntegrityError as exc:
             # SQLite names the table in its message, PostgreSQL the constraint
             # (idempotency_keys_pkey): either way the key's table is named.
             if idempotency_key is not None and "idempotency_keys" in str(exc.orig):
-                return self._await_replay(token.id, idempotency_key, digest)
+                return await run_in_threadpool(
+                    self._await_replay, token.id, idempotency_key, digest
+                )
             # The other unique key a decision writes is a new model's tier state:
             # two first decisions for one model raced. Retrying is safe.
             raise Unavailable(
-                f"another decision for the new model {model!r} was recorded at the "
-                "same moment; retry the request"
+                f"another decision for the new model {request.model.name!r} was "
+                "recorded at the same moment; retry the request"
             ) from exc
 
         body, facts_json = committed.value
-        entry, leaf_hash = receipt_parts
-        receipt = self._receipt(entry, body["ledger_index"], leaf_hash, committed)
-        elapsed = time.perf_counter() - started
-        log.info(
-            "decision %s model=%s verdict=%s tier=%s in %.1f ms",
-            decision_id,
-            model,
-            body["verdict"],
-            body["tier"],
-            elapsed * 1000,
-        )
-        return Recorded({**body, "receipt": receipt}, facts_json, replayed=False)
-
-    def _receipt(
-        self, entry: dict[str, Any], index: int, leaf_hash: bytes, committed: Any
-    ) -> dict[str, Any]:
-        """The receipt of an entry just committed, from what the request holds: only
-        the inclusion proof is read (one query). The format is the ledger's
-        (`govsvc.ledger.receipt`); `govsvc ledger verify` checks it."""
+        index = body["ledger_index"]
+        proof = committed.inclusion_proof(self.ledger, index)
         checkpoint = committed.checkpoint
-        proof = self.ledger.inclusion_proof(index, checkpoint.size)
-        return {
-            "entry": entry,
+        receipt = {
+            "entry": pending.entry,
             "index": index,
-            "leaf_hash": base64.b64encode(leaf_hash).decode(),
+            "leaf_hash": base64.b64encode(pending.leaf_hash).decode(),
             "inclusion_proof": [base64.b64encode(h).decode() for h in proof],
             "checkpoint": checkpoint.text,
             "verifier_key": checkpoint.verifier_key,
         }
+        log.info(
+            "decision %s model=%s verdict=%s tier=%s in %.1f ms",
+            body["id"],
+            request.model.name,
+            body["verdict"],
+            body["tier"],
+            (time.perf_counter() - started) * 1000,
+        )
+        return Recorded({**body, "receipt": receipt}, facts_json, replayed=False)
+
+    def _record(
+        self, session: Session, append: Any, pending: _Pending
+    ) -> tuple[dict[str, Any], str]:
+        """Step 2 of `decide`, in the ledger's writer thread and transaction."""
+        conn = session.connection()
+        request, token = pending.request, pending.token
+        created = _now()
+
+        # The token and the bundle were read from this process's memory; what the
+        # database says now is what counts. One read each per batch.
+        if not _per_batch(session, ("token", token.id), self._token_live, conn):
+            self.tokens_seen.forget(token.id)
+            raise Unauthenticated(
+                "the token is unknown or revoked; ask an admin for a new one"
+            )
+        bundle = _per_batch(session, "bundle", self.bundles.current, conn)
+        if bundle is not pending.bundle:
+            # Published since this request was assessed: assess it again under the
+            # bundle in force, which also governs its minimum group size.
+            pending.reassess(bundle)
+
+        if pending.idempotency_key is not None:
+            # Claimed first, so that a retry fails here on the key's primary key,
+            # before appending anything; the ledger rolls this item back to its
+            # savepoint and raises the error to `decide`.
+            rows.claim_idempotency_key(
+                conn,
+                token.id,
+                pending.idempotency_key,
+                pending.digest,
+                pending.id,
+                created,
+            )
+
+        model = request.model.name
+        stored = rows.lock_tier_state(conn, model)
+        previous = TierState.from_dict(stored) if stored is not None else None
+        outcome = conclude(pending.facts, bundle, previous)
+
+        entry = {
+            "type": "decision",
+            "id": pending.id,
+            "time": created,
+            "model": {
+                "name": model,
+                "version": request.model.version,
+                "artifact_digest": request.model.artifact_digest,
+            },
+            "stage": request.stage,
+            "verdict": outcome.verdict,
+            "tier": outcome.tier,
+            "bias_impact": outcome.risk.get("bias_impact"),
+            "exposure": outcome.risk.get("exposure"),
+            "reasons": outcome.reasons,
+            "bundle_digest": bundle.digest,
+            "request_digest": pending.digest,
+        }
+        entry = _without_none(entry)
+        appended = append(entry)
+        pending.entry, pending.leaf_hash = entry, appended.leaf_hash
+
+        status = "pending" if outcome.verdict == "review" else "final"
+        body = {
+            "id": pending.id,
+            "time": created,
+            "model": request.model.model_dump(mode="json", exclude_none=True),
+            "stage": request.stage,
+            "verdict": outcome.verdict,
+            "status": status,
+            "tier": outcome.tier,
+            "risk": outcome.risk,
+            "reasons": outcome.reasons,
+            "bundle_digest": bundle.digest,
+            "request_digest": pending.digest,
+            "ledger_index": appended.index,
+        }
+        facts_json = _with_risk(pending.facts_json, outcome.risk)
+        rows.insert_decision(
+            conn,
+            id=pending.id,
+            created_at=created,
+            model=model,
+            model_version=request.model.version,
+            stage=request.stage,
+            verdict=outcome.verdict,
+            tier=outcome.tier,
+            status=status,
+            bundle_digest=bundle.digest,
+            request_digest=pending.digest,
+            ledger_index=appended.index,
+            token_id=token.id,
+            body=body,
+            facts=facts_json,
+        )
+        self._save_tier(
+            conn,
+            append,
+            model,
+            outcome.state,
+            stored,
+            previous_tier=outcome.previous_tier,
+            cause=pending.id,
+            at=created,
+        )
+        return body, facts_json
+
+    @staticmethod
+    def _token_live(conn: sa.Connection, token_id: str) -> bool:
+        return token_store.is_live(conn, token_id)
 
     def _save_tier(
         self,
@@ -588,6 +615,50 @@ class Service:
             return 0, None
         signed = datetime.fromisoformat(str(row.signed_at).replace("Z", "+00:00"))
         return int(row.size), max(time.time() - signed.timestamp(), 0.0)
+
+
+class _Pending:
+    """A decision on its way to the ledger: the request, its facts, and after the
+    commit its entry. Called by the ledger's writer as a work item."""
+
+    def __init__(
+        self,
+        service: Service,
+        request: EvaluationRequest,
+        digest: str,
+        token: TokenInfo,
+        idempotency_key: str | None,
+        bundle: Bundle,
+    ) -> None:
+        self.service = service
+        self.request = request
+        self.digest = digest
+        self.token = token
+        self.idempotency_key = idempotency_key
+        self.id = str(uuid.uuid4())
+        self.entry: dict[str, Any] = {}
+        self.leaf_hash = b""
+        self.reassess(bundle)
+
+    def reassess(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.facts = assess_request(self.request, bundle)
+        # Encoded once, here: the stored row and the answer both use this text.
+        self.facts_json = dumps(self.facts)
+
+    def __call__(self, session: Session, append: Any) -> tuple[dict[str, Any], str]:
+        return self.service._record(session, append, self)
+
+
+def _per_batch(session: Session, key: Any, read: Any, conn: sa.Connection) -> Any:
+    """`read(conn[, key[1]])` once per ledger batch, remembered in the batch's
+    session, which outlives its work items. A revocation or publication that
+    commits while a batch runs is concurrent with its decisions; it holds from the
+    next batch on."""
+    memo: dict[Any, Any] = session.info.setdefault("govsvc.service.memo", {})
+    if key not in memo:
+        memo[key] = read(conn, key[1]) if isinstance(key, tuple) else read(conn)
+    return memo[key]
 
 
 def _now() -> str:

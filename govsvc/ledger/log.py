@@ -504,7 +504,7 @@ class Ledger:
     def _committed_fetch(self) -> merkle.Fetch:
         """A fetch of committed subtrees on a connection of its own."""
 
-        def fetch(pieces: list[merkle.Piece]) -> dict[merkle.Piece, bytes]:
+        def fetch(pieces: list[merkle.Piece]) -> Mapping[merkle.Piece, bytes]:
             with self.engine.connect() as conn:
                 return self._fetch_through_cache(conn)(pieces)
 

@@ -96,6 +96,46 @@ def lookup(conn: sa.Connection, secret: str) -> TokenInfo | None:
     return TokenInfo(row.id, frozenset(row.roles.split(",")), row.name, row.created_at)
 
 
+_IS_LIVE = sa.select(tokens.c.id).where(
+    tokens.c.id == sa.bindparam("b_id"), tokens.c.revoked_at.is_(None)
+)
+
+
+def is_live(conn: sa.Connection, token_id: str) -> bool:
+    """Whether the token with this id exists and is not revoked."""
+    return conn.execute(_IS_LIVE, {"b_id": token_id}).first() is not None
+
+
+class TokenCache:
+    """Live tokens this process has looked up, by digest: roles never change, so
+    a hit answers who the caller is without a query.
+
+    Only a route that checks `is_live` again inside its own transaction may trust
+    a hit (the decisions route does, once per ledger batch): a token revoked on
+    another replica stays here until that check fails and forgets it.
+    """
+
+    MAX_ENTRIES = 10_000  # bounded against a caller cycling through secrets
+
+    def __init__(self) -> None:
+        self._by_digest: dict[str, TokenInfo] = {}
+
+    def get(self, secret: str) -> TokenInfo | None:
+        return self._by_digest.get(digest(secret))
+
+    def remember(self, secret: str, info: TokenInfo) -> None:
+        if len(self._by_digest) >= self.MAX_ENTRIES:
+            self._by_digest.clear()
+        self._by_digest[digest(secret)] = info
+
+    def forget(self, token_id: str) -> None:
+        # Dict operations are atomic under the GIL; a copy is iterated so that a
+        # concurrent `remember` cannot change the size mid-loop.
+        for key, info in list(self._by_digest.items()):
+            if info.id == token_id:
+                self._by_digest.pop(key, None)
+
+
 def revoke(conn: sa.Connection, token_id: str) -> None:
     result = conn.execute(
         tokens.update()

@@ -32,4 +32,5 @@ def list_tokens(token: Admin, service: ServiceDep) -> dict[str, Any]:
 def revoke_token(token_id: str, token: Admin, service: ServiceDep) -> Response:
     with service.engine.begin() as conn:
         tokens.revoke(conn, token_id)
+    service.tokens_seen.forget(token_id)
     return Response(status_code=204)
