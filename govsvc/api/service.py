@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from govsvc.assess import EvaluationRequest
 from govsvc.decide import assess_request, conclude
-from govsvc.ledger.log import Ledger
+from govsvc.ledger.log import Ledger, batch_rows
 from govsvc.policy import Bundle, check_sources
 from govsvc.risk import TierState
 from govsvc.settings import Settings
@@ -211,7 +211,8 @@ class Service:
             )
 
         model = request.model.name
-        stored = rows.lock_tier_state(conn, model)
+        gathered = batch_rows(session, "decisions", _DecisionRows)
+        stored = gathered.tier_state(conn, model)
         previous = TierState.from_dict(stored) if stored is not None else None
         outcome = conclude(pending.facts, bundle, previous)
 
@@ -253,32 +254,45 @@ class Service:
             "ledger_index": appended.index,
         }
         facts_json = _with_risk(pending.facts_json, outcome.risk)
-        rows.insert_decision(
-            conn,
-            id=pending.id,
-            created_at=created,
-            model=model,
-            model_version=request.model.version,
-            stage=request.stage,
-            verdict=outcome.verdict,
-            tier=outcome.tier,
-            status=status,
-            bundle_digest=bundle.digest,
-            request_digest=pending.digest,
-            ledger_index=appended.index,
-            token_id=token.id,
-            body=body,
-            facts=facts_json,
-        )
-        self._save_tier(
-            conn,
-            append,
+        state = outcome.state.to_dict()
+        if outcome.tier_changed:
+            self._record_tier_change(
+                conn,
+                append,
+                model,
+                outcome.previous_tier,
+                outcome.tier,
+                cause=pending.id,
+                at=created,
+            )
+        if stored is None:
+            # A new model's first state is inserted at once: a replica placing the
+            # same new model at the same moment fails here, on the primary key, and
+            # only this item rolls back.
+            rows.save_tier_state(conn, model, state, created, exists=False)
+
+        # Last, once nothing can fail: the rows written with the batch's others.
+        gathered.add(
             model,
-            outcome.state,
-            stored,
-            previous_tier=outcome.previous_tier,
-            cause=pending.id,
-            at=created,
+            state,
+            created,
+            update=stored is not None,
+            decision={
+                "id": pending.id,
+                "created_at": created,
+                "model": model,
+                "model_version": request.model.version,
+                "stage": request.stage,
+                "verdict": outcome.verdict,
+                "tier": outcome.tier,
+                "status": status,
+                "bundle_digest": bundle.digest,
+                "request_digest": pending.digest,
+                "ledger_index": appended.index,
+                "token_id": token.id,
+                "body": body,
+                "facts": facts_json,
+            },
         )
         return body, facts_json
 
@@ -301,16 +315,30 @@ class Service:
         rows.save_tier_state(
             conn, model, state.to_dict(), at, exists=stored is not None
         )
-        if previous_tier == state.tier:
-            return
+        if previous_tier != state.tier:
+            self._record_tier_change(
+                conn, append, model, previous_tier, state.tier, cause=cause, at=at
+            )
+
+    @staticmethod
+    def _record_tier_change(
+        conn: sa.Connection,
+        append: Any,
+        model: str,
+        from_tier: str | None,
+        to_tier: str,
+        *,
+        cause: str,
+        at: str,
+    ) -> None:
         # Every change of a model's tier is on the record, the first placement too.
         appended = append(
             _without_none(
                 {
                     "type": "tier",
                     "model": model,
-                    "from": previous_tier,
-                    "to": state.tier,
+                    "from": from_tier,
+                    "to": to_tier,
                     "cause": cause,
                     "time": at,
                 }
@@ -319,8 +347,8 @@ class Service:
         rows.record_tier_change(
             conn,
             model=model,
-            from_tier=previous_tier,
-            to_tier=state.tier,
+            from_tier=from_tier,
+            to_tier=to_tier,
             cause=cause,
             created_at=at,
             ledger_index=appended.index,
@@ -615,6 +643,48 @@ class Service:
             return 0, None
         signed = datetime.fromisoformat(str(row.signed_at).replace("Z", "+00:00"))
         return int(row.size), max(time.time() - signed.timestamp(), 0.0)
+
+
+class _DecisionRows:
+    """What a ledger batch's decisions write, gathered: the decision rows and the
+    tier states, each written with one statement when the batch ends
+    (`govsvc.ledger.log.batch_rows`).
+
+    A model's tier state is read and locked by the first decision of the batch that
+    needs it; the decisions after it in the same batch read it from here, as their
+    predecessor left it.
+    """
+
+    def __init__(self) -> None:
+        self.decisions: list[dict[str, Any]] = []
+        self.states: dict[str, dict[str, Any]] = {}
+        self.updates: dict[str, dict[str, Any]] = {}
+
+    def tier_state(self, conn: sa.Connection, model: str) -> dict[str, Any] | None:
+        found = self.states.get(model)
+        if found is not None:
+            return found
+        # Read again until a decision of this batch succeeds for the model: a
+        # failed one's savepoint rollback may have let go of the row lock.
+        return rows.lock_tier_state(conn, model)
+
+    def add(
+        self,
+        model: str,
+        state: dict[str, Any],
+        at: str,
+        *,
+        update: bool,
+        decision: dict[str, Any],
+    ) -> None:
+        self.decisions.append(decision)
+        self.states[model] = state
+        if update:
+            self.updates[model] = {"b_model": model, "b_state": state, "b_at": at}
+
+    def write(self, conn: sa.Connection) -> None:
+        rows.insert_decisions(conn, self.decisions)
+        rows.update_tier_states(conn, list(self.updates.values()))
 
 
 class _Pending:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -155,6 +155,37 @@ class Committed(Generic[T]):
 
 Append = Callable[[Mapping[str, Any]], Appended]
 Work = Callable[[Session, Append], T]
+
+
+class BatchRows(Protocol):
+    """Rows that work items of one batch gather, written together at its end."""
+
+    def write(self, conn: sa.Connection) -> None: ...
+
+
+R = TypeVar("R", bound=BatchRows)
+_ROWS_KEY = "govsvc.ledger.batch_rows"
+
+
+def batch_rows(session: Session, key: str, factory: Callable[[], R]) -> R:
+    """The batch's `key` object, made by `factory` on first use; its `write(conn)`
+    runs once after the batch's last work item, before the checkpoint is signed.
+
+    For rows many items write (one executemany instead of a statement each) that
+    cannot fail: a failure there fails the whole batch, since no item's savepoint
+    covers it. A work item adds to them as its last step, after everything that
+    may raise, so a failed item leaves nothing behind.
+    """
+    if session.info.get(_BATCH_KEY) is None:
+        raise LedgerError(
+            "batch_rows is for work items run by Ledger.submit; outside a batch, "
+            "write the rows in the caller's transaction"
+        )
+    gathered: dict[str, Any] = session.info.setdefault(_ROWS_KEY, {})
+    if key not in gathered:
+        gathered[key] = factory()
+    found: R = gathered[key]
+    return found
 
 
 def _now() -> str:
@@ -486,6 +517,8 @@ class Ledger:
             cursor.execute("RELEASE SAVEPOINT govsvc_item")
         cursor.close()
         batch.flush()
+        for rows in session.info.get(_ROWS_KEY, {}).values():
+            rows.write(conn)
 
         # 3. Grow the head, sign and store the checkpoint, commit once.
         frontier = batch.frontier

@@ -79,8 +79,10 @@ def claim_idempotency_key(
     )
 
 
-def insert_decision(conn: sa.Connection, **values: Any) -> None:
-    conn.execute(_INSERT_DECISION, values)
+def insert_decisions(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
+    """Many decision rows in one executemany (a ledger batch's)."""
+    if values:
+        conn.execute(_INSERT_DECISION, values)
 
 
 def get_decision(conn: sa.Connection, decision_id: str) -> sa.Row[Any]:
@@ -217,6 +219,12 @@ def save_tier_state(
         conn.execute(
             _INSERT_TIER_STATE, {"model": model, "state": state, "updated_at": at}
         )
+
+
+def update_tier_states(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
+    """Many models' tier states in one executemany: `b_model`, `b_state`, `b_at`."""
+    if values:
+        conn.execute(_UPDATE_TIER_STATE, values)
 
 
 def record_tier_change(conn: sa.Connection, **values: Any) -> None:

@@ -4,6 +4,7 @@ verify`, `govsvc tokens`, all as a pipeline and its people would use them."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 import uuid
@@ -255,3 +256,36 @@ def test_policy_publication_takes_effect(server: Server) -> None:
     assert published.status_code == 200
     assert (before["verdict"], after["verdict"]) == ("warn", "deny")
     assert after["bundle_digest"] == published.json()["bundle_digest"]
+
+
+def test_concurrent_decisions_for_one_model_keep_its_tier_state(
+    server: Server,
+) -> None:
+    # Requests that arrive together share a ledger batch; each decision must still
+    # see the tier state the one before it left (here: a run of denies).
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = _model(unfair_request())
+    name = body["model"]["name"]
+    clients = [server.client("ci") for _ in range(8)]
+
+    def post(i: int) -> Any:
+        return clients[i % 8].post("/v1/decisions", json=body).json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(24)))
+    for client in clients:
+        client.close()
+
+    assert [a["verdict"] for a in answers] == ["deny"] * 24
+    assert len({a["ledger_index"] for a in answers}) == 24
+    db = Path(server.env["GOVSVC_DATA_DIR"]) / "govsvc.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        (state,) = conn.execute(
+            "SELECT state FROM tier_states WHERE model = ?", (name,)
+        ).fetchone()
+        (count,) = conn.execute(
+            "SELECT count(*) FROM decisions WHERE model = ?", (name,)
+        ).fetchone()
+    assert json.loads(state)["consecutive_failures"] == 24
+    assert count == 24

@@ -438,3 +438,56 @@ def test_batch_proofs_of_items_sharing_a_batch(ledger: Ledger) -> None:
         assert proof == ref.inclusion_proof(index, committed.checkpoint.size)
     # The gate held the writer while the others queued: at most two batches.
     assert len({id(committed.tree) for committed in done}) <= 2
+
+
+class _Gathered:
+    def __init__(self) -> None:
+        self.items: list[int] = []
+        self.sizes_seen: list[int] = []
+
+    def write(self, conn: sa.Connection) -> None:
+        # Runs once, after the last item, with the batch's entries already written.
+        self.sizes_seen.append(len(self.items))
+        conn.execute(
+            sa.text("INSERT INTO gathered (n) VALUES (:n)"),
+            [{"n": n} for n in self.items],
+        )
+
+
+def test_batch_rows_written_once_at_the_end_without_failed_items(
+    ledger: Ledger,
+) -> None:
+    from govsvc.ledger.log import batch_rows
+
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE gathered (n INTEGER)"))
+    made: list[_Gathered] = []
+
+    def factory() -> _Gathered:
+        made.append(_Gathered())
+        return made[-1]
+
+    def work(session: Session, append: Any, i: int) -> int:
+        append(_entry(i))
+        if i == 2:
+            raise ValueError("item 2 fails before adding its row")
+        batch_rows(session, "gathered", factory).items.append(i)
+        return i
+
+    gate = threading.Event()
+    futures = [ledger.submit_future(lambda _s, _a: gate.wait(5))]
+    futures += [ledger.submit_future(lambda s, a, i=i: work(s, a, i)) for i in range(5)]
+    gate.set()
+    for i, future in enumerate(futures[1:]):
+        if i == 2:
+            with pytest.raises(ValueError):
+                future.result(timeout=30)
+        else:
+            assert future.result(timeout=30).value == i
+
+    with ledger.engine.connect() as conn:
+        stored = sorted(r[0] for r in conn.execute(sa.text("SELECT n FROM gathered")))
+    assert stored == [0, 1, 3, 4]
+    assert all(g.sizes_seen == [len(g.items)] for g in made)  # one write per batch
+    with Session(ledger.engine) as session, pytest.raises(LedgerError):
+        batch_rows(session, "gathered", factory)
