@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from govsvc import __version__
 from govsvc.api import problems
+from govsvc.api.direct import DirectRoutes
 from govsvc.api.metrics import Metrics
 from govsvc.api.middleware import RequestMiddleware
 from govsvc.api.routes import decisions, health, ledger, policies, tokens
@@ -116,11 +117,15 @@ def create_app(
     app.state.metrics = metrics
     app.state.service = service
     problems.install(app)
+    for module in (health, decisions, policies, ledger, tokens):
+        app.include_router(module.router)
+    # Added first, so it runs inside RequestMiddleware (request id, body limit, log).
+    app.add_middleware(
+        DirectRoutes, routes={("POST", "/v1/decisions"): decisions.create_decision}
+    )
     app.add_middleware(
         RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics
     )
-    for module in (health, decisions, policies, ledger, tokens):
-        app.include_router(module.router)
     _describe_request_body(app)
     return app
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -154,9 +154,27 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+HANDLERS: dict[type[Exception], Handler] = {
+    ServiceError: _on_service_error,
+    RequestValidationError: _on_validation_error,
+    StarletteHTTPException: _on_http_error,
+    GovsvcError: _on_govsvc_error,
+    Exception: _on_unexpected,
+}
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(ServiceError, _on_service_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(GovsvcError, _on_govsvc_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    for kind, handler in HANDLERS.items():
+        app.add_exception_handler(kind, handler)
+
+
+async def respond(request: Request, exc: Exception) -> Response:
+    """The problem document for `exc`, chosen as Starlette chooses a handler: the
+    first class in the exception's method resolution order that has one."""
+    for kind in type(exc).__mro__:
+        handler = HANDLERS.get(kind)
+        if handler is not None:
+            return await handler(request, exc)
+    return await _on_unexpected(request, exc)
