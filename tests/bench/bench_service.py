@@ -314,16 +314,20 @@ def main() -> int:
             acknowledged = 0
             for clients in [int(c) for c in args.clients.split(",")]:
                 cpu_before = server_cpu_seconds(process.pid)
+                own_before = time.process_time()
                 rate, done, errors = asyncio.run(
                     closed_loop(port, token, bodies, clients, args.seconds)
                 )
                 cpu = server_cpu_seconds(process.pid) - cpu_before
+                own = time.process_time() - own_before
                 acknowledged += done
                 best = max(best, rate)
                 per_decision = cpu / max(done, 1) * 1000
+                per_request = own / max(done, 1) * 1000
                 print(
                     f"  {clients:>3} clients: {rate:6.0f} decisions/s "
-                    f"({errors} errors), server CPU {per_decision:.2f} ms per decision"
+                    f"({errors} errors), CPU per decision: server "
+                    f"{per_decision:.2f} ms, load generator {per_request:.2f} ms"
                 )
 
             # At the asked rate; when that is beyond what the server sustains the
