@@ -14,13 +14,15 @@ The plan:
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from govsvc.facts import Facts
-from govsvc.risk.exposure import check_exposure_spec, components, exposure
+from govsvc.risk.exposure import ExposurePlan, check_exposure_spec, components
 from govsvc.risk.model import RiskModel
-from govsvc.risk.score import bias_impact, check_score_spec
+from govsvc.risk.score import ScorePlan, check_score_spec
 from govsvc.risk.tiers import TierState, check_ladder, escalate, place
 
 
@@ -36,18 +38,16 @@ def evaluate_risk(
     facts: Facts, model: RiskModel, previous: TierState | None = None
 ) -> RiskResult:
     """Score, exposure and tier of one evaluation; see the module docstring."""
-    tiers = list(model.tiers)
-    check_ladder(tiers, model.placement, model.escalation)
-    check_score_spec(model.score)
-    check_exposure_spec(model.exposure)
+    checked = _checked(model)
+    tiers = checked.tiers
     top = len(tiers) - 1
 
     # 2-3. Score and exposure.
-    score, parts_of_score = bias_impact(facts.get("fairness", {}), model.score)
+    score, parts_of_score = checked.score.score(facts.get("fairness", {}))
     if "fairness" not in facts:
         score = None
     parts = components(facts, score)
-    exposed, explanation = exposure(parts, model.exposure)
+    exposed, explanation = checked.exposure.combine(parts)
 
     risk: dict[str, Any] = {}
     if previous is not None:
@@ -62,10 +62,13 @@ def evaluate_risk(
         0 if previous is None else previous.consecutive_failures
     )
 
-    # 4. Placement, then escalation (which may read the base tier).
-    base, placed = place(model.placement, tiers, {**facts, "risk": risk})
+    # 4. Placement, then escalation (which may read the base tier). Both read the
+    # same facts: `risk` is the record being filled in, so escalation sees the base
+    # tier that placement did not.
+    seen = {**facts, "risk": risk}
+    base, placed = place(model.placement, tiers, seen)
     risk["base_tier"] = tiers[base]
-    steps, raised = escalate(model.escalation, {**facts, "risk": risk})
+    steps, raised = escalate(model.escalation, seen)
     candidate = min(base + steps, top)
     explanation += placed + raised
     if steps:
@@ -120,7 +123,7 @@ def evaluate_risk(
     )
 
 
-def _rank(tier: str, tiers: list[str], explanation: list[dict[str, Any]]) -> int:
+def _rank(tier: str, tiers: Sequence[str], explanation: list[dict[str, Any]]) -> int:
     """The index of a stored tier; one the ladder no longer has reads as the top."""
     if tier in tiers:
         return tiers.index(tier)
@@ -128,3 +131,46 @@ def _rank(tier: str, tiers: list[str], explanation: list[dict[str, Any]]) -> int
         {"step": "unknown_previous_tier", "tier": tier, "read_as": tiers[-1]}
     )
     return len(tiers) - 1
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A risk model that passed its checks, with what every evaluation derives
+    from it: the ladder, the score's terms, the exposure's weights and their sum."""
+
+    tiers: tuple[str, ...]
+    score: ScorePlan
+    exposure: ExposurePlan
+
+
+# Checked models by id, each with a weak reference that removes its entry when the
+# model goes, so that a new model at a reused id is never mistaken for it. A model
+# that fails its checks is not kept: it fails again at every evaluation.
+#
+# Known shortcoming: a RiskModel is frozen, but its weight maps are plain dicts; one
+# changed in place after the model's first evaluation is neither checked again nor
+# read again. Nothing in govsvc does that (the compiler builds a model once per
+# bundle); build a new model instead.
+_CHECKED: dict[int, tuple[weakref.ref[RiskModel], _Checked]] = {}
+
+
+def _checked(model: RiskModel) -> _Checked:
+    """The checked form of a risk model, built and checked on its first evaluation."""
+    key = id(model)
+    kept = _CHECKED.get(key)
+    if kept is not None and kept[0]() is model:
+        return kept[1]
+
+    tiers = tuple(model.tiers)
+    check_ladder(tiers, model.placement, model.escalation)
+    check_score_spec(model.score)
+    check_exposure_spec(model.exposure)
+    checked = _Checked(
+        tiers, ScorePlan.of(model.score), ExposurePlan.of(model.exposure)
+    )
+
+    def forget(_: weakref.ref[RiskModel]) -> None:
+        _CHECKED.pop(key, None)
+
+    _CHECKED[key] = (weakref.ref(model, forget), checked)
+    return checked

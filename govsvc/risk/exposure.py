@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from govsvc.facts import RISK_COMPONENTS, Facts
@@ -55,62 +56,107 @@ def performance_loss(facts: Facts) -> float | None:
     """
     current: Mapping[str, float] = facts.get("metrics", {})
     baseline: Mapping[str, float] = facts.get("baseline", {}).get("metrics", {})
-    drops = [
-        min(max((base - current[name]) / base, 0.0), 1.0)
-        for name, base in baseline.items()
-        if name in current and base > 0
-    ]
-    return max(drops) if drops else None
+
+    # min(max(drop, 0), 1) and the max over metrics written out: a builtin call
+    # costs more than the rest of the line. A NaN drop stays NaN, as with them.
+    largest: float | None = None
+    for name, base in baseline.items():
+        if name in current and base > 0:
+            drop = (base - current[name]) / base
+            if drop < 0.0:
+                drop = 0.0
+            if drop > 1.0:
+                drop = 1.0
+            if largest is None or drop > largest:
+                largest = drop
+    return largest
 
 
 def components(facts: Facts, bias_impact: float | None) -> dict[str, float | None]:
     """Each exposure component in [0, 1], or None when the facts cannot give it."""
+    # min(x, 1) is written out, here and below: the builtin call costs more than
+    # the rest of the line. A NaN stays NaN, as with the builtin.
     drift: float | None = None
     max_psi = facts.get("drift", {}).get("max_psi")
     if max_psi is not None:
-        drift = min(max_psi / DRIFT_SATURATION, 1.0)
+        drift = max_psi / DRIFT_SATURATION
+        if drift > 1.0:
+            drift = 1.0
 
+    # The larger of the two readings that the facts give, the share first (as
+    # max([share, spread]) would take it).
     u = facts.get("uncertainty", {})
-    readings = []
-    if "share_above_threshold" in u:
-        readings.append(u["share_above_threshold"])
+    has_share = "share_above_threshold" in u
+    uncertainty: float | None = u["share_above_threshold"] if has_share else None
     spread = u.get("mean_std")
     if spread is None and "variance" in u:
         spread = math.sqrt(u["variance"])
     if spread is not None and "threshold" in u:
-        readings.append(min(spread / (UNCERTAINTY_SATURATION * u["threshold"]), 1.0))
+        reading = spread / (UNCERTAINTY_SATURATION * u["threshold"])
+        if reading > 1.0:
+            reading = 1.0
+        if not has_share or reading > u["share_above_threshold"]:
+            uncertainty = reading
 
     return {
         "bias_impact": None if bias_impact is None else bias_impact / 100.0,
         "drift": drift,
-        "uncertainty": max(readings) if readings else None,
+        "uncertainty": uncertainty,
         "performance_loss": performance_loss(facts),
     }
+
+
+@dataclass(frozen=True)
+class ExposurePlan:
+    """An `ExposureSpec` as every evaluation reads it: each component of
+    `RISK_COMPONENTS` with its weight (0 when the spec is silent), and their sum.
+
+    Built once per risk model (`govsvc.risk.evaluate`); `exposure` builds one per
+    call. It does not check the spec: `check_exposure_spec` does.
+    """
+
+    weights: tuple[tuple[str, float], ...]
+    total: float
+
+    @classmethod
+    def of(cls, spec: ExposureSpec) -> ExposurePlan:
+        weights = tuple((name, spec.weights.get(name, 0.0)) for name in RISK_COMPONENTS)
+        return cls(weights, math.fsum(weight for _, weight in weights))
+
+    def combine(
+        self, parts: Mapping[str, float | None]
+    ) -> tuple[float, list[dict[str, Any]]]:
+        """(exposure, explanation), as `exposure` defines them."""
+        part = parts.get
+        explained: list[dict[str, Any]] = []
+        products: list[float] = []
+        for name, weight in self.weights:
+            value = part(name)
+            counted = 1.0 if value is None else value
+            products.append(weight * counted)
+            explained.append(
+                {
+                    "step": "exposure",
+                    "component": name,
+                    "value": counted,
+                    "weight": weight,
+                    "missing": value is None,
+                }
+            )
+
+        if self.total == 0:
+            return 0.0, explained
+        value = math.fsum(products) / self.total
+        # min(max(value, 0), 1), written out as above.
+        if value < 0.0:
+            value = 0.0
+        if value > 1.0:
+            value = 1.0
+        return value, explained
 
 
 def exposure(
     parts: Mapping[str, float | None], spec: ExposureSpec
 ) -> tuple[float, list[dict[str, Any]]]:
     """(exposure, explanation): the weighted mean, a missing component counted at 1."""
-    explained: list[dict[str, Any]] = []
-    weighted = []
-    for name in RISK_COMPONENTS:
-        weight = spec.weights.get(name, 0.0)
-        value = parts.get(name)
-        counted = 1.0 if value is None else value
-        weighted.append((weight, counted))
-        explained.append(
-            {
-                "step": "exposure",
-                "component": name,
-                "value": counted,
-                "weight": weight,
-                "missing": value is None,
-            }
-        )
-
-    total = math.fsum(w for w, _ in weighted)
-    if total == 0:
-        return 0.0, explained
-    value = math.fsum(w * x for w, x in weighted) / total
-    return min(max(value, 0.0), 1.0), explained
+    return ExposurePlan.of(spec).combine(parts)

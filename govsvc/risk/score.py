@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from govsvc.facts import ATTRIBUTE_METRICS
@@ -63,37 +64,116 @@ def gap(metric: str, value: float) -> float:
     return 1.0 - value if metric.endswith("_ratio") else value
 
 
+# One (attribute, metric) component as the score reads it: (metric, its weight
+# w = w_a * w_m, tolerance, the gap at which severity reaches 1, whether the metric
+# is a ratio (whose gap is 1 - value), 100 * w).
+Term = tuple[str, float, float, float, bool, float]
+
+# The terms of an attribute, and their weights in the same order.
+Row = tuple[tuple[Term, ...], tuple[float, ...]]
+
+
+def _row(spec: ScoreSpec, w_a: float) -> Row:
+    terms = tuple(
+        (
+            mw.metric,
+            w,
+            mw.tolerance,
+            SATURATION * mw.tolerance,
+            mw.metric.endswith("_ratio"),
+            100.0 * w,
+        )
+        for mw in spec.metrics
+        for w in (w_a * mw.weight,)
+    )
+    return terms, tuple(term[1] for term in terms)
+
+
+@dataclass(frozen=True)
+class ScorePlan:
+    """A `ScoreSpec` with what every evaluation would otherwise derive again: the
+    terms of each attribute the spec names and of every other attribute.
+
+    Built once per risk model (`govsvc.risk.evaluate`); `bias_impact` builds one per
+    call. It does not check the spec: `check_score_spec` does.
+    """
+
+    rows: Mapping[str, Row]
+    other: Row
+
+    @classmethod
+    def of(cls, spec: ScoreSpec) -> ScorePlan:
+        rows = {a: _row(spec, w_a) for a, w_a in spec.attribute_weights.items()}
+        return cls(rows, _row(spec, spec.default_attribute_weight))
+
+    def score(
+        self, fairness: Mapping[str, Mapping[str, Any]]
+    ) -> tuple[float | None, list[dict[str, Any]]]:
+        """(score, components), as `bias_impact` defines them.
+
+        The weights are summed first, so that each component is built whole, with
+        its contribution, in one pass. The arithmetic is the definition's, operation
+        for operation (max(g, 0) and min(s, 1) written out as comparisons, which
+        cost a fraction of the builtin calls), so the figures are the same to the
+        bit: tests/risk/test_reference.py compares them with the definition written
+        plainly (tests/risk/reference.py).
+        """
+        row_of = self.rows.get
+        other = self.other
+        picked = []
+        weights: list[float] = []
+        for attribute, facts in fairness.items():
+            terms, row_weights = row_of(attribute, other)
+            picked.append((attribute, facts, terms))
+            weights += row_weights
+
+        total = math.fsum(weights)
+        positive = total > 0
+        components: list[dict[str, Any]] = []
+        contributions: list[float] = []
+        for attribute, facts, terms in picked:
+            if not terms:
+                continue  # a spec without metrics reads nothing of the attribute
+            value_of = facts.get
+            for metric, w, tolerance, scale, ratio, hundred_w in terms:
+                value = value_of(metric)
+                if value is None:
+                    # Fail closed: an unmeasurable gap is not a fair one.
+                    contribution = hundred_w * 1.0 / total if positive else 0.0
+                    component = {
+                        "attribute": attribute,
+                        "metric": metric,
+                        "missing": True,
+                        "tolerance": tolerance,
+                        "weight": w,
+                        "contribution": contribution,
+                    }
+                else:
+                    g = 1.0 - value if ratio else value
+                    severity = (0.0 if g < 0.0 else g) / scale
+                    if severity > 1.0:
+                        severity = 1.0
+                    contribution = hundred_w * severity / total if positive else 0.0
+                    component = {
+                        "attribute": attribute,
+                        "metric": metric,
+                        "gap": g,
+                        "missing": False,
+                        "tolerance": tolerance,
+                        "weight": w,
+                        "contribution": contribution,
+                    }
+                components.append(component)
+                contributions.append(contribution)
+
+        if not components:
+            return None, components
+        score = math.fsum(contributions)
+        return (100.0 if score > 100.0 else score), components
+
+
 def bias_impact(
     fairness: Mapping[str, Mapping[str, Any]], spec: ScoreSpec
 ) -> tuple[float | None, list[dict[str, Any]]]:
     """(score, components); the score is None when there is nothing to score."""
-    components: list[dict[str, Any]] = []
-    weighted: list[tuple[float, float]] = []  # (weight, severity) per component
-
-    for attribute, facts in fairness.items():
-        w_a = spec.attribute_weights.get(attribute, spec.default_attribute_weight)
-        for mw in spec.metrics:
-            component: dict[str, Any] = {"attribute": attribute, "metric": mw.metric}
-            value = facts.get(mw.metric)
-            if value is None:
-                severity = 1.0  # fail closed: an unmeasurable gap is not a fair one
-                component["missing"] = True
-            else:
-                g = gap(mw.metric, value)
-                severity = min(max(g, 0.0) / (SATURATION * mw.tolerance), 1.0)
-                component["gap"] = g
-                component["missing"] = False
-            w = w_a * mw.weight
-            component["tolerance"] = mw.tolerance
-            component["weight"] = w
-            components.append(component)
-            weighted.append((w, severity))
-
-    if not components:
-        return None, components
-
-    total = math.fsum(w for w, _ in weighted)
-    for component, (w, severity) in zip(components, weighted, strict=True):
-        component["contribution"] = 100.0 * w * severity / total if total > 0 else 0.0
-    score = math.fsum(c["contribution"] for c in components)
-    return min(score, 100.0), components
+    return ScorePlan.of(spec).score(fairness)
