@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
-from itertools import accumulate
-from operator import mul
+from collections.abc import Sequence
+from itertools import accumulate, chain
+from operator import itemgetter, mul
 from typing import NamedTuple
 
 import numpy as np
@@ -93,71 +93,116 @@ def bin_values(values: Sequence[float], edges: Sequence[float]) -> list[int]:
 # lists; numpy's per-call overhead is worse on one feature's bins, but one expression
 # over all features' bins costs about as much as over one. So parsing also stacks the
 # features that share a bin count into arrays, and `drift.drift_facts` compares them
-# in a handful of numpy operations (tests/bench/bench_assess.py).
+# in a handful of numpy operations (tests/bench/bench_assess.py). With 20 features
+# each numpy call costs 1 to 3 µs whatever its size, so the layout is chosen for
+# few calls: one call computes a quantity for every distribution, and one call
+# compares the current and reference sides of all three quantities at once.
 #
 # Layout: one row per bin, one column per distribution (every feature's current
 # side, then every feature's reference side), C-contiguous. numpy reduces axis 0 of
 # such an array row after row, so each column's sum is taken bin by bin, in the same
 # order as the per-feature code above; along a contiguous axis it would sum pairwise.
+# (It does so with an array of one column too: the current-minus-reference sums of a
+# feature alone in its block are pairwise from 8 bins on. tests/assess/test_drift.py
+# checks the facts to the bit against a reference that sums the same way.)
 
-_EXACT_BELOW = 2.0**52
-"""Integral counts summing below this add exactly in any order, as math.fsum would."""
+Sides = tuple[Sequence[float], Sequence[float], float, float]
+"""A feature's reference and current bins, and their totals (math.fsum of each)."""
 
 
 class Block:
     """The features of one bin count, stacked: columns [:n] current, [n:] reference.
 
+    `stacked` holds three arrays of one row per bin and one column per distribution:
+    the smoothed proportions, their logarithms, and the running sums of the
+    proportions (the CDF at each bin's upper edge); `p` the proportions themselves,
+    `plogp` each column's sum of p ln p. `floored` tells whether some proportion was
+    under EPSILON, so smoothed: when none was, every proportion is positive, the
+    smoothed ones are the proportions, and no logarithm needs a guard against 0.
+
     A plain class, compared by identity: pydantic compares models' __dict__, and
     comparing arrays there would raise.
     """
 
-    __slots__ = ("cdf", "logs", "n", "names", "p", "plogp", "smoothed")
+    __slots__ = ("floored", "n", "names", "p", "plogp", "stacked")
 
-    def __init__(self, names: list[str], counts: list[Sequence[float]]) -> None:
+    def __init__(self, names: list[str], sides: list[Sides]) -> None:
         self.names = names
         self.n = len(names)
-        x = np.ascontiguousarray(np.array(counts, dtype=np.float64).T)
+        reference, current, reference_totals, current_totals = zip(*sides, strict=True)
+        columns = current + reference
+        bins = len(columns[0])
 
-        # Proportions, divided by an exact total as `proportions` divides by fsum.
-        if np.array_equal(x, np.floor(x)) and x.sum() < _EXACT_BELOW:
-            totals = x.sum(axis=0)
-        else:
-            totals = np.array([math.fsum(c) for c in counts])
-        p = x / totals
+        # One flat pass over every bin (fromiter is the cheapest way in from Python
+        # floats), then read column-wise; the division writes the rows C-contiguous.
+        x = np.fromiter(
+            chain.from_iterable(columns), np.float64, len(columns) * bins
+        ).reshape(len(columns), bins)
+        stacked = np.empty((3, bins, len(columns)))
+        # Divided by the exact totals, as `proportions` divides by math.fsum.
+        p = np.divide(x.T, current_totals + reference_totals, out=stacked[0])
 
         # Floored and renormalised, only the columns with a bin under EPSILON.
-        low = p < EPSILON
-        s = p
-        if low.any():
-            s = p.copy()
-            floored = np.where(low, EPSILON, p)
-            for j in np.flatnonzero(low.any(axis=0)).tolist():
-                column = floored[:, j]
-                s[:, j] = column / math.fsum(column.tolist())
+        self.floored = bool(p.min() < EPSILON)
+        if self.floored:
+            p = p.copy()
+            stacked[0] = _smoothed_columns(p)
 
-        # p ln p with 0 ln 0 = 0: ln 1 = 0 stands in for ln 0. drift_facts takes
-        # m ln m with this same expression, so that when current and reference are
-        # equal, the two sums are equal to the bit and JS is exactly 0.
+        np.log(stacked[0], out=stacked[1])
+        np.add.accumulate(p, axis=0, out=stacked[2])
+        self.stacked = stacked
         self.p = p
-        self.smoothed = s
-        self.logs = np.log(s)
-        self.cdf = np.cumsum(p, axis=0)
-        self.plogp = plogp_sums(p)
+
+        # p ln p with 0 ln 0 = 0. drift_facts takes m ln m with the same expression,
+        # so that when current and reference are equal, the two sums are equal to
+        # the bit and JS is exactly 0. With nothing floored every p is positive and
+        # its logarithms are already in stacked[1].
+        if self.floored:
+            self.plogp = plogp_sums(p)
+        else:
+            self.plogp = np.add.reduce(p * stacked[1], axis=0)
+
+    @property
+    def smoothed(self) -> NDArray[np.float64]:
+        return self.stacked[0]
+
+    @property
+    def logs(self) -> NDArray[np.float64]:
+        return self.stacked[1]
+
+    @property
+    def cdf(self) -> NDArray[np.float64]:
+        return self.stacked[2]
+
+
+def _smoothed_columns(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`smoothed` for every column with a proportion under EPSILON."""
+    low = p < EPSILON
+    s = p.copy()
+    floored = np.where(low, EPSILON, p)
+    for j in np.flatnonzero(low.any(axis=0)).tolist():
+        column = floored[:, j]
+        s[:, j] = column / math.fsum(column.tolist())
+    return s
 
 
 def plogp_sums(p: NDArray[np.float64]) -> NDArray[np.float64]:
     """Per column, sum of p ln p over the bins, with 0 ln 0 = 0."""
     terms: NDArray[np.float64] = p * np.log(np.where(p > 0, p, 1.0))
-    return terms.sum(axis=0)
+    return np.add.reduce(terms, axis=0)
 
 
-def stack(counts: Mapping[str, tuple[Sequence[float], Sequence[float]]]) -> list[Block]:
-    """Blocks of features sharing a bin count, from name -> (reference, current)."""
-    by_bins: dict[int, tuple[list[str], list[Sequence[float]], list[Sequence[float]]]]
-    by_bins = {}
-    for name, (reference, current) in counts.items():
-        names, cur, ref = by_bins.setdefault(len(reference), ([], [], []))
-        names.append(name)
-        cur.append(current)
-        ref.append(reference)
-    return [Block(names, cur + ref) for names, cur, ref in by_bins.values()]
+def stack(names: list[str], sides: list[Sides]) -> list[Block]:
+    """Blocks of features sharing a bin count, in the order first met."""
+    if not names:
+        return []
+    counts = list(map(len, map(itemgetter(0), sides)))
+    if counts.count(counts[0]) == len(counts):  # the usual case: one bin count
+        return [Block(names, sides)]
+
+    by_bins: dict[int, tuple[list[str], list[Sides]]] = {}
+    for name, feature, count in zip(names, sides, counts, strict=True):
+        group_names, group = by_bins.setdefault(count, ([], []))
+        group_names.append(name)
+        group.append(feature)
+    return [Block(group_names, group) for group_names, group in by_bins.values()]

@@ -13,7 +13,7 @@ from fairlearn import metrics as flm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govsvc.assess.fairness import attribute_facts, group_rates
+from govsvc.assess.fairness import _general_facts, attribute_facts, group_rates
 from govsvc.assess.request import GroupCounts
 from govsvc.facts import ATTRIBUTE_METRICS, GROUP_RATES
 
@@ -276,3 +276,32 @@ def test_attribute_facts_properties(counts: list[GroupCounts]) -> None:
     assert facts["low_support_groups"] == [
         name for name, c in groups.items() if c.tp + c.fp + c.tn + c.fn < 100
     ]
+
+
+# attribute_facts answers the common case, every rate defined in every group, in a
+# shorter way than _general_facts, which handles every case; the two must agree.
+near_four_fifths = st.sampled_from(
+    [(40, 10, 50, 0), (40, 0, 60, 0), (32, 8, 60, 0), (4, 0, 1, 0), (5, 0, 0, 5)]
+).map(lambda t: _counts(*t))
+common_group = st.tuples(*(st.integers(1, 10**6) for _ in range(4))).map(
+    lambda t: _counts(*t)
+)
+any_group = st.one_of(common_group, group, near_four_fifths)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(common_group, any_group), min_size=2, max_size=10),
+    st.sampled_from([1, 100, 10**6]),
+)
+def test_attribute_facts_common_case_as_the_general_one(
+    counts: list[GroupCounts], min_group_size: int
+) -> None:
+    groups = {f"g{i}": c for i, c in enumerate(counts)}
+    per_group = {n: group_rates(c, min_group_size) for n, c in groups.items()}
+
+    facts = attribute_facts(groups, min_group_size)
+    general = _general_facts(groups, per_group)
+
+    assert facts == general
+    assert list(facts) == list(general)  # the same keys in the same order
