@@ -645,28 +645,32 @@ class Service:
         return int(row.size), max(time.time() - signed.timestamp(), 0.0)
 
 
-class _DecisionRows:
-    """What a ledger batch's decisions write, gathered: the decision rows and the
-    tier states, each written with one statement when the batch ends
-    (`govsvc.ledger.log.batch_rows`).
+_UNREAD = object()
 
-    A model's tier state is read and locked by the first decision of the batch that
-    needs it; the decisions after it in the same batch read it from here, as their
-    predecessor left it.
+
+class _DecisionRows:
+    """What a ledger batch's decisions read and write, gathered: the tier states of
+    their models, read and locked with one query before the batch's first decision
+    (`_Pending.read_ahead`), and the decision rows and changed tier states, each
+    written with one statement when the batch ends (`govsvc.ledger.log.batch_rows`).
+    A decision reads its model's state as the one before it in the batch left it.
     """
 
     def __init__(self) -> None:
         self.decisions: list[dict[str, Any]] = []
-        self.states: dict[str, dict[str, Any]] = {}
+        self.states: dict[str, dict[str, Any] | None] = {}
         self.updates: dict[str, dict[str, Any]] = {}
 
+    def read_ahead(self, conn: sa.Connection, models: list[str]) -> None:
+        found = rows.lock_tier_states(conn, models)
+        for model in models:
+            self.states.setdefault(model, found.get(model))
+
     def tier_state(self, conn: sa.Connection, model: str) -> dict[str, Any] | None:
-        found = self.states.get(model)
-        if found is not None:
-            return found
-        # Read again until a decision of this batch succeeds for the model: a
-        # failed one's savepoint rollback may have let go of the row lock.
-        return rows.lock_tier_state(conn, model)
+        found = self.states.get(model, _UNREAD)
+        if found is _UNREAD:
+            return rows.lock_tier_state(conn, model)  # not read ahead (no batch)
+        return found  # type: ignore[return-value]
 
     def add(
         self,
@@ -718,6 +722,13 @@ class _Pending:
 
     def __call__(self, session: Session, append: Any) -> tuple[dict[str, Any], str]:
         return self.service._record(session, append, self)
+
+    @staticmethod
+    def read_ahead(session: Session, works: list[_Pending]) -> None:
+        """Before a batch's first decision: lock and read its models' tier states."""
+        gathered = batch_rows(session, "decisions", _DecisionRows)
+        models = sorted({work.request.model.name for work in works})
+        gathered.read_ahead(session.connection(), models)
 
 
 def _per_batch(session: Session, key: Any, read: Any, conn: sa.Connection) -> Any:

@@ -72,6 +72,18 @@ class SignedCheckpoint:
     verifier_key: str
 
 
+def _read_ahead(session: Session, works: list[Any]) -> None:
+    """Call `read_ahead(session, works)` of each work item class that has one, once,
+    with that class's items of the batch, in their order."""
+    groups: dict[Any, list[Any]] = {}
+    for work in works:
+        read_ahead = getattr(type(work), "read_ahead", None)
+        if read_ahead is not None:
+            groups.setdefault(read_ahead, []).append(work)
+    for read_ahead, same in groups.items():
+        read_ahead(session, same)
+
+
 class _BatchTree:
     """The tree of one committed batch, in memory: enough to prove its own entries.
 
@@ -371,6 +383,11 @@ class Ledger:
         Blocks until the batch has committed with a signed checkpoint covering it.
         `work` runs in the ledger's writer thread inside a SAVEPOINT: when it raises,
         only its own changes roll back and the exception is raised here.
+
+        When `type(work)` has a static `read_ahead(session, works)`, it is called
+        once per batch, before any item runs, with the batch's items of that type:
+        for reads that one query can do for all of them (see `batch_rows` for
+        their writes).
         """
         if threading.current_thread() is self._writer:
             raise LedgerError(
@@ -490,7 +507,13 @@ class Ledger:
 
         event.listen(session, "before_commit", only_the_writer_ends)
 
-        # 2. Each work item in its own SAVEPOINT, issued on the DB-API cursor: at a
+        # 2. Work items whose class reads ahead for a whole batch (one query rather
+        # than one per item) do so first, outside every item's savepoint, so that a
+        # failing item cannot roll back what the others rely on (on PostgreSQL a
+        # rollback to a savepoint lets go of the row locks taken after it).
+        _read_ahead(session, [item.work for item in items])
+
+        # 3. Each work item in its own SAVEPOINT, issued on the DB-API cursor: at a
         # few hundred microseconds each, SQLAlchemy's nested transactions would cost
         # more than the appends. The session is flushed inside the savepoint, and
         # emptied after a rollback to it, so the ORM never keeps a failed item's rows.
@@ -520,7 +543,7 @@ class Ledger:
         for rows in session.info.get(_ROWS_KEY, {}).values():
             rows.write(conn)
 
-        # 3. Grow the head, sign and store the checkpoint, commit once.
+        # 4. Grow the head, sign and store the checkpoint, commit once.
         frontier = batch.frontier
         if frontier.size != size:
             storage.set_size(conn, frontier.size)

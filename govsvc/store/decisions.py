@@ -208,6 +208,23 @@ def lock_tier_state(conn: sa.Connection, model: str) -> dict[str, Any] | None:
     return dict(row.state) if row is not None else None
 
 
+def lock_tier_states(
+    conn: sa.Connection, models: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored tier states of `models` (those that have one), locked until the
+    transaction ends. Locked in the order of their names, as every caller asks, so
+    that two replicas locking overlapping sets cannot deadlock."""
+    if not models:
+        return {}
+    found = conn.execute(
+        sa.select(tier_states.c.model, tier_states.c.state)
+        .where(tier_states.c.model.in_(sorted(models)))
+        .order_by(tier_states.c.model)
+        .with_for_update()
+    )
+    return {row.model: dict(row.state) for row in found}
+
+
 def save_tier_state(
     conn: sa.Connection, model: str, state: dict[str, Any], at: str, *, exists: bool
 ) -> None:

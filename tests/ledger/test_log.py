@@ -6,7 +6,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -491,3 +491,33 @@ def test_batch_rows_written_once_at_the_end_without_failed_items(
     assert all(g.sizes_seen == [len(g.items)] for g in made)  # one write per batch
     with Session(ledger.engine) as session, pytest.raises(LedgerError):
         batch_rows(session, "gathered", factory)
+
+
+class _Reading:
+    calls: ClassVar[list[list[int]]] = []
+
+    def __init__(self, i: int) -> None:
+        self.i = i
+        self.saw_read_ahead = False
+
+    @staticmethod
+    def read_ahead(session: Session, works: list[_Reading]) -> None:
+        _Reading.calls.append([w.i for w in works])
+        for work in works:
+            work.saw_read_ahead = True
+
+    def __call__(self, _session: Session, append: Any) -> bool:
+        append(_entry(self.i))
+        return self.saw_read_ahead
+
+
+def test_read_ahead_runs_once_per_batch_before_its_items(ledger: Ledger) -> None:
+    _Reading.calls = []
+    gate = threading.Event()
+    futures = [ledger.submit_future(lambda _s, _a: gate.wait(5))]
+    futures += [ledger.submit_future(_Reading(i)) for i in range(6)]
+    gate.set()
+
+    assert all(f.result(timeout=30).value for f in futures[1:])
+    assert [i for call in _Reading.calls for i in call] == list(range(6))
+    assert len(_Reading.calls) <= 2  # the gate held the writer while they queued
