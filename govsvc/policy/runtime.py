@@ -73,6 +73,23 @@ def walk2(
 
 
 def has(base: Any, keys: tuple[Any, ...]) -> bool:
+    """Whether `walk` would find the fact.
+
+    Facts are plain dicts keyed by names almost always, and there the answer needs
+    no walk: raising and catching a MissingFact for an absent fact costs more than
+    the rest of a rule. Anything else (a list, a number key) takes the walk.
+    """
+    value = base
+    for key in keys:
+        if value.__class__ is not dict or key.__class__ is not str:
+            return _walks(base, keys)
+        value = value.get(key)
+        if value is None:
+            return False
+    return True
+
+
+def _walks(base: Any, keys: tuple[Any, ...]) -> bool:
     try:
         walk(base, (), keys)
     except (MissingFact, TypeError):
