@@ -317,6 +317,37 @@ class ExprGen:
             return code
         return f"({gen(expr, env)}, None)"
 
+    def threshold(self, expr: n.Expr, env: dict[str, Any]) -> tuple[bool, Any]:
+        """(known, value): the threshold `observe` gives, when the condition's shape
+        makes it the same constant on every evaluation that could compute it.
+
+        It follows `observe` branch for branch. Unknown when the threshold reads a
+        fact or a loop variable, or depends on which branch of an `or` held.
+        """
+        if isinstance(expr, n.Binary):
+            return self.constant(expr.right, env)
+        if isinstance(expr, n.Unary) and expr.op == "not":
+            return self.threshold(expr.operand, env)
+        if isinstance(expr, n.Chain) and expr.ops[0] == "and":
+            for operand in reversed(expr.operands):
+                if _has_comparison(operand):
+                    return self.threshold(operand, env)
+        if isinstance(expr, n.Chain) and expr.ops[0] == "or":
+            return False, None
+        return True, None
+
+    def constant(self, expr: n.Expr, env: dict[str, Any]) -> tuple[bool, Any]:
+        """(known, value) of an expression that is a literal or a constant let: the
+        value its generated code gives."""
+        if isinstance(expr, n.Literal):
+            return True, expr.value
+        if isinstance(expr, n.Name) and expr.name in env:
+            kind = env[expr.name]
+            if isinstance(kind, Let) and kind.constant is not None:
+                value = kind.constant
+                return True, tuple(value) if isinstance(value, list) else value
+        return False, None
+
 
 def _has_comparison(expr: n.Expr) -> bool:
     if isinstance(expr, n.Binary):

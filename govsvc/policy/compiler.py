@@ -405,7 +405,8 @@ class _Compiler:
         # Fast: inside the bundle's one function; any exception sends the rule to slow.
         fast = self.fast
         fast.add(f"# {policy.name}/{name} at {file.name}:{rule.pos.line}")
-        fast.add("_n = len(fired)")
+        if rule.loops:  # only a loop can have fired before it fails
+            fast.add("_n = len(fired)")
         fast.add("try:")
         fast.depth += 1
         depth = fast.depth
@@ -425,7 +426,8 @@ class _Compiler:
         fast.add(f"    fired.append(({index}, {bindings}))")
         fast.depth = depth - 1
         fast.add("except _E:")
-        fast.add("    del fired[_n:]")
+        if rule.loops:
+            fast.add("    del fired[_n:]")
         fast.add(f"    fired.append(({index}, None))")
 
         # Slow: one function per rule; a failing iteration does not stop the others.
@@ -464,14 +466,27 @@ class _Compiler:
         message_env["value"] = VAR
         message_env["threshold"] = VAR
 
-        def message(values: list[str]) -> str:
+        # A threshold that is a constant is shown once, here, not per reason: it is
+        # that constant, or None (shown "?") when the figures could not be computed.
+        known, threshold = self.gen.threshold(rule.condition, inner)
+        shown_threshold = (
+            f"({show(threshold)!r} if v_threshold is not None else '?')"
+            if known
+            else "_show(v_threshold)"
+        )
+
+        def message(values: list[str], fast: bool = False) -> str:
             parts = []
             value_iter = iter(values)
             for literal, has_value in template:
                 if literal:
                     parts.append(repr(literal))
                 if has_value:
-                    parts.append(f"_show({next(value_iter)})")
+                    code = next(value_iter)
+                    if fast and code == "v_threshold":
+                        parts.append(shown_threshold)
+                    else:
+                        parts.append(f"_show({code})")
             return " + ".join(parts) or "''"
 
         code.add(f"def _reason_{index}(facts, b):")
@@ -492,7 +507,9 @@ class _Compiler:
         )
         code.add("        except Exception:  # only the figures are unknown then")
         code.add("            v_value = v_threshold = None")
-        fast_message = message([self.gen.fast(p, message_env) for p in placeholders])
+        fast_message = message(
+            [self.gen.fast(p, message_env) for p in placeholders], fast=True
+        )
         safe_message = message(
             [f"_try(lambda: {self.gen.safe(p, message_env)})" for p in placeholders]
         )

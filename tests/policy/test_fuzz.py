@@ -312,3 +312,55 @@ def test_fuzz_fast_and_safe_paths_agree(condition: str, facts: dict) -> None:
     safe = _slow_only(bundle).evaluate(facts)  # type: ignore[attr-defined]
 
     assert fast.to_dict() == safe.to_dict()
+
+
+# Thresholds that are constants are shown at compile time (`ExprGen.threshold`);
+# compiled without that, every threshold is shown per reason. Both must give the
+# same reasons, whether the figures could be computed or not.
+LET_NUMBERS = st.one_of(numbers, st.sampled_from(["limit", "limit * 2"]))
+let_conditions = st.recursive(
+    st.one_of(
+        conditions,
+        st.tuples(LET_NUMBERS, st.sampled_from(["<", ">=", "!="]), LET_NUMBERS).map(
+            " ".join
+        ),
+        STRINGS.map(lambda s: f"{s} in names"),
+        STRINGS.map(lambda s: f"{s} == label"),
+    ),
+    lambda children: st.tuples(children, st.sampled_from(["and", "or"]), children).map(
+        lambda t: f"({t[0]} {t[1]} {t[2]})"
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(let_conditions, _facts_of(__import__("govsvc.facts").facts.SCHEMA))
+def test_fuzz_constant_thresholds_shown_as_per_reason(
+    condition: str, facts: dict
+) -> None:
+    from unittest import mock
+
+    from govsvc.policy.codegen import ExprGen
+
+    text = (
+        "policy p\n"
+        "  let limit = 5%\n"
+        '  let names = ["credit", "high"]\n'
+        '  let label = "production"\n'
+        f'  warn "got {{value}} over {{threshold}}" when {condition}\n'
+    )
+    try:
+        bundle = compile_sources({"f.policy": text})
+    except PolicyError:
+        return
+    with mock.patch.object(ExprGen, "threshold", return_value=(False, None)):
+        shown_per_reason = compile_sources({"f.policy": text})
+
+    assert (
+        bundle.evaluate(facts).to_dict() == shown_per_reason.evaluate(facts).to_dict()
+    )
+    # Rendered on facts where the rule need not hold, the figures may be unknown.
+    (rule,) = bundle._rules
+    (per_reason,) = shown_per_reason._rules
+    assert rule.render(facts, ()) == per_reason.render(facts, ())
