@@ -1,9 +1,17 @@
 """Ledger entries as bytes: RFC 8785 (JSON Canonicalization Scheme) and the leaf hash.
 
 An entry is a JSON object. Its canonical bytes are its RFC 8785 serialisation (sorted
-keys by UTF-16 code units, no whitespace, ECMAScript number formatting), produced by
-the maintained `rfc8785` package; its leaf hash is SHA-256(0x00 || bytes), RFC 9162
-2.1.1. Anyone holding the entry can recompute both with any RFC 8785 library.
+keys by UTF-16 code units, no whitespace, ECMAScript number formatting), the bytes the
+maintained `rfc8785` package produces; its leaf hash is SHA-256(0x00 || bytes), RFC
+9162 2.1.1. Anyone holding the entry can recompute both with any RFC 8785 library.
+
+`rfc8785` is pure Python and cost ~250 us for a decision entry, so `encode` lets orjson
+write the JSON (sorted keys, RFC 8785's string escaping) after replacing every float
+by its ECMAScript text, and hands anything else to `rfc8785`: types other than plain
+dict, list, tuple, str, int, float, bool and None, integers beyond +-(2**53 - 1),
+NaN and infinities, lone surrogates, keys that orjson refuses, and objects whose keys
+hold characters above U+FFFF (there code point order, which orjson sorts by, is not
+UTF-16 order). That way every error, and its message, still comes from `rfc8785`.
 
 `parse_json` reads JSON documents that carry entries (receipts, proofs) strictly:
 I-JSON (RFC 7493) forbids duplicate member names, and a parser that silently keeps
@@ -16,9 +24,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import rfc8785
 
 from govsvc.ledger import merkle
@@ -31,8 +42,19 @@ def encode(entry: Mapping[str, Any]) -> bytes:
         raise EntryError(
             f"a ledger entry must be a JSON object, found {type(entry).__name__}"
         )
+    obj = entry if type(entry) is dict else dict(entry)
+
+    encoded = _encode_fast(obj)
+    if encoded is not None:
+        return encoded
+
+    return _encode_reference(obj)
+
+
+def _encode_reference(entry: dict[str, Any]) -> bytes:
+    """RFC 8785 bytes from the `rfc8785` package, its errors as EntryError."""
     try:
-        return rfc8785.dumps(dict(entry))
+        return rfc8785.dumps(entry)
     except rfc8785.IntegerDomainError as exc:
         # RFC 8785 3.2.2.3 / I-JSON: integers beyond 2**53 - 1 lose precision.
         raise EntryError(
@@ -46,6 +68,152 @@ def encode(entry: Mapping[str, Any]) -> bytes:
         ) from exc
     except rfc8785.CanonicalizationError as exc:
         raise EntryError(f"an entry cannot be encoded as RFC 8785 JSON: {exc}") from exc
+
+
+class _NotFast(Exception):
+    """A value the fast encoder leaves to `rfc8785` (which may well refuse it)."""
+
+
+# OPT_STRICT_INTEGER refuses integers beyond +-(2**53 - 1), exactly RFC 8785's range,
+# so that they reach `rfc8785` and its IntegerDomainError.
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+# The lead byte of every 4-byte UTF-8 sequence: a character above U+FFFF.
+_ASTRAL_UTF8 = re.compile(b"[\xf0-\xf4]")
+
+# Raw JSON text that orjson copies into its output: how floats reach it.
+_Fragment = orjson.Fragment
+
+
+def _encode_fast(entry: dict[str, Any]) -> bytes | None:
+    """RFC 8785 bytes through orjson, or None for an entry left to `rfc8785`.
+
+    orjson already writes strings as RFC 8785 3.2.2.2 asks (only the quotation mark,
+    the backslash and characters below U+0020 escaped, in their two-character forms
+    or as lower-case \\u00xx; U+007F, U+2028 and all else as UTF-8) and refuses lone
+    surrogates and keys that are not str.
+    Floats are written from Python's shortest repr, never by orjson, whose float
+    format has changed between releases. tests/ledger/test_canonical.py compares this
+    with `rfc8785` byte for byte, which is what catches a future orjson that escapes
+    or sorts differently.
+    """
+    try:
+        encoded = orjson.dumps(_prepare_object(entry), option=_ORJSON_OPTIONS)
+    except (_NotFast, orjson.JSONEncodeError, RecursionError):
+        return None
+
+    # orjson sorts keys by code point; RFC 8785 by UTF-16 code unit, which differs
+    # only between a character above U+FFFF and one in U+E000..U+FFFF.
+    if (
+        not encoded.isascii()
+        and _ASTRAL_UTF8.search(encoded)
+        and _has_astral_key(entry)
+    ):
+        return None
+
+    return encoded
+
+
+def _prepare_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a JSON object with floats as ECMAScript text; _NotFast otherwise.
+
+    Runs over every member of every entry, hence one loop with the common types
+    first; strings, literals and integers are left as they are for orjson to write.
+    Most floats in entries are like 0.12, whose repr is already the ECMAScript text,
+    and that case is inlined. Reprs with an exponent, of integral floats ("12.0"),
+    "nan" and "inf" are not: they have an "e" or end in "0", "f" or "n" (positional
+    reprs of non-integral floats never end in "0").
+    """
+    out = obj.copy()
+    for key, value in obj.items():
+        kind = type(value)
+        if kind is str:
+            continue
+        if kind is float:
+            text = repr(value)
+            if "e" in text or text[-1] in "0fn":
+                text = _unusual_float_text(value, text)
+            out[key] = _Fragment(text)
+        elif value is None or kind is bool or kind is int:
+            continue
+        elif kind is dict:
+            out[key] = _prepare_object(value)
+        elif kind is list or kind is tuple:
+            out[key] = _prepare_array(value)
+        else:
+            raise _NotFast
+    return out
+
+
+def _prepare_array(items: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """_prepare_object for a JSON array."""
+    out = list(items)
+    for index, value in enumerate(items):
+        kind = type(value)
+        if kind is str:
+            continue
+        if kind is dict:
+            out[index] = _prepare_object(value)
+        elif kind is float:
+            text = repr(value)
+            if "e" in text or text[-1] in "0fn":
+                text = _unusual_float_text(value, text)
+            out[index] = _Fragment(text)
+        elif value is None or kind is bool or kind is int:
+            continue
+        elif kind is list or kind is tuple:
+            out[index] = _prepare_array(value)
+        else:
+            raise _NotFast
+    return out
+
+
+def _unusual_float_text(value: float, text: str) -> str:
+    """The RFC 8785 text of a float whose repr is not it; _NotFast for NaN and inf."""
+    if not math.isfinite(value):
+        raise _NotFast
+    return ecmascript_number(text)
+
+
+def ecmascript_number(text: str) -> str:
+    """ECMAScript's Number::toString from Python's repr of the same finite float.
+
+    Both print the shortest digits that read back as the float; they differ only in
+    layout. Python writes positional notation for 1e-4 <= |x| < 1e16 and an exponent
+    otherwise ("1e-05", "1.5e+16"); ECMAScript is positional for 1e-6 <= |x| < 1e21,
+    writes no ".0" for integers, no "-0", and no leading zero in exponents ("1e-7").
+    """
+    mantissa, _, exponent_text = text.partition("e")
+    if not exponent_text:
+        if text in ("0.0", "-0.0"):
+            return "0"
+        return text[:-2] if text.endswith(".0") else text
+
+    exponent = int(exponent_text)
+    if not -7 < exponent < 21:
+        return f"{mantissa}e{exponent:+d}"
+
+    # Positional in ECMAScript, not in Python: 1e16 <= |x| < 1e21 or
+    # 1e-6 <= |x| < 1e-4. The mantissa has at most 17 digits, so for exponents of
+    # 16 and up all of them lie before the point.
+    sign = "-" if mantissa[0] == "-" else ""
+    digits = mantissa.lstrip("-").replace(".", "")
+    if exponent > 0:
+        return sign + digits + "0" * (exponent + 1 - len(digits))
+    return sign + "0." + "0" * (-exponent - 1) + digits
+
+
+def _has_astral_key(value: Any) -> bool:
+    """Whether any object in a JSON value has a key above U+FFFF."""
+    if type(value) is dict:
+        for key, member in value.items():
+            if not key.isascii() and max(key) > "\uffff":
+                return True
+            if _has_astral_key(member):
+                return True
+    elif type(value) is list or type(value) is tuple:
+        return any(_has_astral_key(item) for item in value)
+    return False
 
 
 def entry_leaf_hash(entry: Mapping[str, Any]) -> bytes:
