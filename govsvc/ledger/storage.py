@@ -114,6 +114,33 @@ def ensure_head(conn: sa.Connection) -> None:
     conn.execute(insert_ignoring_duplicates(conn, head).values(id=HEAD_ID, size=0))
 
 
+# Statements every ledger batch runs, built once: building one per call costs more
+# than the driver's work (bound parameter names differ from the column names, which
+# SQLAlchemy reserves for VALUES and SET).
+_LOCK_HEAD = (
+    sa.update(head)
+    .where(head.c.id == HEAD_ID)
+    .values(size=head.c.size + sa.bindparam("b_grow"))
+    .returning(head.c.size)
+)
+_SET_SIZE = (
+    sa.update(head).where(head.c.id == HEAD_ID).values(size=sa.bindparam("b_size"))
+)
+_CHECKPOINT_COLUMNS = (
+    checkpoints.c.size,
+    checkpoints.c.root,
+    checkpoints.c.note,
+    checkpoints.c.verifier_key,
+)
+_CHECKPOINT_OF_SIZE = sa.select(*_CHECKPOINT_COLUMNS).where(
+    checkpoints.c.size == sa.bindparam("b_size")
+)
+_LATEST_CHECKPOINT = (
+    sa.select(*_CHECKPOINT_COLUMNS).order_by(checkpoints.c.size.desc()).limit(1)
+)
+_INSERT_CHECKPOINT: dict[str, Any] = {}  # by dialect name
+
+
 def lock_head(conn: sa.Connection, grow: int = 0) -> int:
     """Lock the head row for this transaction; return the size before growing it.
 
@@ -121,13 +148,7 @@ def lock_head(conn: sa.Connection, grow: int = 0) -> int:
     (later appenders wait for our commit), on SQLite the database write lock, taken
     before any read so that our snapshot cannot go stale under a concurrent writer.
     """
-    stmt = (
-        sa.update(head)
-        .where(head.c.id == HEAD_ID)
-        .values(size=head.c.size + grow)
-        .returning(head.c.size)
-    )
-    size = conn.execute(stmt).scalar_one_or_none()
+    size = conn.execute(_LOCK_HEAD, {"b_grow": grow}).scalar_one_or_none()
     if size is None:
         from govsvc.ledger.errors import LedgerError
 
@@ -139,7 +160,7 @@ def lock_head(conn: sa.Connection, grow: int = 0) -> int:
 
 
 def set_size(conn: sa.Connection, size: int) -> None:
-    conn.execute(sa.update(head).where(head.c.id == HEAD_ID).values(size=size))
+    conn.execute(_SET_SIZE, {"b_size": size})
 
 
 def read_size(conn: sa.Connection) -> int:
@@ -270,24 +291,28 @@ def insert_checkpoint(
     Two processes may sign the same size; the tree at a size never changes, so the
     first stored checkpoint is as good as the second.
     """
-    conn.execute(
-        insert_ignoring_duplicates(conn, checkpoints).values(
-            size=size, root=root, note=note, verifier_key=verifier_key, signed_at=now
+    stmt = _INSERT_CHECKPOINT.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _INSERT_CHECKPOINT[conn.dialect.name] = insert_ignoring_duplicates(
+            conn, checkpoints
         )
+    conn.execute(
+        stmt,
+        {
+            "size": size,
+            "root": root,
+            "note": note,
+            "verifier_key": verifier_key,
+            "signed_at": now,
+        },
     )
 
 
 def checkpoint_row(conn: sa.Connection, size: int | None) -> Mapping[str, Any] | None:
     """The stored checkpoint of `size`, or the largest one when `size` is None."""
-    stmt = sa.select(
-        checkpoints.c.size,
-        checkpoints.c.root,
-        checkpoints.c.note,
-        checkpoints.c.verifier_key,
-    )
     if size is None:
-        stmt = stmt.order_by(checkpoints.c.size.desc()).limit(1)
+        found = conn.execute(_LATEST_CHECKPOINT)
     else:
-        stmt = stmt.where(checkpoints.c.size == size)
-    row = conn.execute(stmt).mappings().first()
+        found = conn.execute(_CHECKPOINT_OF_SIZE, {"b_size": size})
+    row = found.mappings().first()
     return None if row is None else dict(row)
