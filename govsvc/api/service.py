@@ -290,7 +290,7 @@ class Service:
                 "request_digest": pending.digest,
                 "ledger_index": appended.index,
                 "token_id": token.id,
-                "body": body,
+                "body": dumps(body),
                 "facts": facts_json,
             },
         )

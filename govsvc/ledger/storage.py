@@ -168,7 +168,9 @@ def read_size(conn: sa.Connection) -> int:
     return int(size or 0)
 
 
-def _placeholder(conn: sa.Connection) -> str:
+def placeholder(conn: sa.Connection) -> str:
+    """The DB-API parameter marker of the connection's driver, for statements
+    written as SQL text and run with executemany."""
     style = conn.dialect.paramstyle
     if style == "qmark":
         return "?"
@@ -217,7 +219,7 @@ def fetch_pieces(conn: sa.Connection, pieces: Sequence[Piece]) -> dict[Piece, by
     if not leaves and not inner:
         return {}
 
-    sql = _pieces_sql(len(leaves), len(inner) // 2, _placeholder(conn))
+    sql = _pieces_sql(len(leaves), len(inner) // 2, placeholder(conn))
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql, leaves + inner)
@@ -244,7 +246,7 @@ def insert_entries(
     second, SQLAlchemy's per-row parameter processing would cost a third of the time.
     """
     if rows:
-        ph = _placeholder(conn)
+        ph = placeholder(conn)
         conn.exec_driver_sql(
             "INSERT INTO ledger_entries (idx, leaf_hash, body) "
             f"VALUES ({ph}, {ph}, {ph})",
@@ -255,7 +257,7 @@ def insert_entries(
 def insert_nodes(conn: sa.Connection, rows: Sequence[tuple[int, int, bytes]]) -> None:
     """Insert `(level, idx, hash)` rows with one executemany."""
     if rows:
-        ph = _placeholder(conn)
+        ph = placeholder(conn)
         conn.exec_driver_sql(
             f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({ph}, {ph}, {ph})",
             list(rows),
