@@ -251,5 +251,26 @@ def test_malformed_json_names_position(api: Api) -> None:
     )
 
     assert response.json()["errors"] == [
-        {"field": "[10]", "message": "JSON decode error"}
+        {
+            "field": "body",
+            "message": "not valid JSON: Expecting value at line 1 column 11; send "
+            "one JSON object",
+        }
+    ]
+
+
+def test_body_that_is_not_utf8_is_422_naming_the_byte(api: Api) -> None:
+    response = api.client.post(
+        "/v1/decisions",
+        content=b'{"model": "\xff"}',
+        headers={**api.headers("ci"), "content-type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "body",
+            "message": "not valid JSON: byte 11 is not UTF-8 (0xff); send the JSON "
+            "as UTF-8",
+        }
     ]

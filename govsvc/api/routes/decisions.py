@@ -15,7 +15,7 @@ from govsvc.api.auth import Reader, Reviewer, authorize, authorize_seen
 from govsvc.api.deps import ServiceDep
 from govsvc.api.models import ReviewIn
 from govsvc.api.service import Service
-from govsvc.assess import EvaluationRequest
+from govsvc.assess import EvaluationRequest, parse_request_json
 from govsvc.decide import request_digest
 from govsvc.store.errors import BadRequest
 
@@ -101,32 +101,38 @@ async def create_decision(request: Request) -> Response:
 
 
 def parse_body(raw: bytes, content_type: str | None) -> EvaluationRequest:
-    """The request body as an `EvaluationRequest`, or FastAPI's own 422: the same
-    errors, at the same locations, as a body parameter declared on the route."""
+    """The request body as an `EvaluationRequest`, or a 422 naming each field that
+    is wrong (FastAPI's own errors, at the same locations, as a body parameter
+    declared on the route would give); a body that is not JSON is named by line and
+    column."""
     if not raw:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
         )
-    data: Any = raw  # a body that is not JSON fails validation as a non-object
-    if content_type is not None and _is_json(content_type):
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", exc.pos),
-                        "msg": "JSON decode error",
-                        "ctx": {"error": exc.msg},
-                    }
-                ]
-            ) from exc
     try:
-        return EvaluationRequest.model_validate(data)
+        if content_type is not None and _is_json(content_type):
+            # Parsed and validated in one pass over the bytes (pydantic-core).
+            return parse_request_json(raw)
+        # A body sent as another type fails validation as a non-object.
+        return EvaluationRequest.model_validate(raw)
+    except json.JSONDecodeError as exc:
+        raise _not_json(
+            f"{exc.msg} at line {exc.lineno} column {exc.colno}; send one JSON object"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise _not_json(
+            f"byte {exc.start} is not UTF-8 ({raw[exc.start]:#04x}); send the JSON "
+            "as UTF-8"
+        ) from exc
     except ValidationError as exc:
         errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]
         raise RequestValidationError(errors) from exc
+
+
+def _not_json(why: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "json_invalid", "loc": ("body",), "msg": f"not valid JSON: {why}"}]
+    )
 
 
 def _is_json(content_type: str) -> bool:
