@@ -487,7 +487,11 @@ class _Compiler:
                         parts.append(shown_threshold)
                     else:
                         parts.append(f"_show({code})")
-            return " + ".join(parts) or "''"
+            if not fast or len(parts) < 3:
+                return " + ".join(parts) or "''"
+            # One join builds the message once, where a chain of + copies it anew at
+            # every part.
+            return f"''.join(({', '.join(parts)}))"
 
         code.add(f"def _reason_{index}(facts, b):")
         code.lines.extend(

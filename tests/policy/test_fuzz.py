@@ -312,6 +312,10 @@ def test_fuzz_fast_and_safe_paths_agree(condition: str, facts: dict) -> None:
     safe = _slow_only(bundle).evaluate(facts)  # type: ignore[attr-defined]
 
     assert fast.to_dict() == safe.to_dict()
+    # The records a decision keeps are the reasons' to_dict(), keys in order.
+    verdict, records = bundle.evaluate_records(facts)
+    assert {"verdict": verdict, "reasons": records} == fast.to_dict()
+    assert [list(r) for r in records] == [list(r.to_dict()) for r in fast.reasons]
 
 
 # Thresholds that are constants are shown at compile time (`ExprGen.threshold`);
