@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from govsvc.errors import GovsvcError
@@ -158,26 +159,38 @@ class TierState:
 
 def _holds(
     rule: TierRule | EscalationRule, facts: Facts
-) -> tuple[bool, dict[str, Any]]:
-    """Evaluate a rule's condition, fail closed; the dict explains an assumption."""
+) -> tuple[bool, Mapping[str, Any]]:
+    """Evaluate a rule's condition, fail closed; the map explains an assumption.
+
+    `place` and `escalate` do the same inline: the call costs as much as a
+    condition.
+    """
     try:
-        return bool(rule.condition(facts)), {}
-    except MissingFact as exc:
+        return bool(rule.condition(facts)), _CERTAIN
+    except GovsvcError as exc:
+        return True, _assumed(rule, exc)
+
+
+_CERTAIN: Mapping[str, Any] = MappingProxyType({})  # nothing was assumed
+
+
+def _assumed(rule: TierRule | EscalationRule, exc: GovsvcError) -> dict[str, Any]:
+    """Why a condition that could not be evaluated counts as holding."""
+    if isinstance(exc, MissingFact):
         log.debug(
             "%s:%s needs missing fact %s; counted as holding",
             rule.source.file,
             rule.source.line,
             exc.path,
         )
-        return True, {"assumed": True, "missing": exc.path}
-    except GovsvcError as exc:
-        log.debug(
-            "%s:%s failed (%s); counted as holding",
-            rule.source.file,
-            rule.source.line,
-            exc,
-        )
-        return True, {"assumed": True, "error": str(exc)}
+        return {"assumed": True, "missing": exc.path}
+    log.debug(
+        "%s:%s failed (%s); counted as holding",
+        rule.source.file,
+        rule.source.line,
+        exc,
+    )
+    return {"assumed": True, "error": str(exc)}
 
 
 def _source(rule: TierRule | EscalationRule) -> dict[str, Any]:
@@ -194,7 +207,10 @@ def place(
     base = 0
     explained: list[dict[str, Any]] = []
     for rule in rules:
-        held, why = _holds(rule, facts)
+        try:  # _holds
+            held, why = bool(rule.condition(facts)), _CERTAIN
+        except GovsvcError as exc:
+            held, why = True, _assumed(rule, exc)
         if held:
             index = tiers.index(rule.tier)
             if index > base:  # max(), without the cost of a builtin call
@@ -216,7 +232,10 @@ def escalate(
     steps = 0
     explained: list[dict[str, Any]] = []
     for rule in rules:
-        held, why = _holds(rule, facts)
+        try:  # _holds
+            held, why = bool(rule.condition(facts)), _CERTAIN
+        except GovsvcError as exc:
+            held, why = True, _assumed(rule, exc)
         if held:
             steps += rule.steps
             explained.append(
