@@ -99,6 +99,11 @@ def _walks(base: Any, keys: tuple[Any, ...]) -> bool:
 
 def values(collection: Any) -> Iterable[Any]:
     """The items of a list, the values of a map."""
+    kind = collection.__class__  # the usual kinds first: isinstance costs more
+    if kind is list:
+        return collection
+    if kind is dict:
+        return collection.values()
     if isinstance(collection, dict):
         return collection.values()
     if isinstance(collection, list | tuple):
@@ -108,6 +113,8 @@ def values(collection: Any) -> Iterable[Any]:
 
 def pairs(collection: Any) -> Iterable[tuple[Any, Any]]:
     """(key, value) of a map, (index, item) of a list."""
+    if collection.__class__ is dict:  # the usual kind first: isinstance costs more
+        return collection.items()
     if isinstance(collection, dict):
         return collection.items()
     if isinstance(collection, list | tuple):

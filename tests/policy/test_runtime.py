@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,3 +54,32 @@ def test_has_known_answers() -> None:
     assert not runtime.has(facts, ("drift", "critical_alerts", "x"))
     assert runtime.has({"a": [{"b": 1}]}, ("a", 0.0, "b"))
     assert not runtime.has({"a": [{"b": 1}]}, ("a", 1.0, "b"))
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    pass
+
+
+@pytest.mark.parametrize(
+    ("collection", "items", "pairs"),
+    [
+        ([1, 2], [1, 2], [(0.0, 1), (1.0, 2)]),
+        ((1, 2), [1, 2], [(0.0, 1), (1.0, 2)]),
+        ({"a": 1}, [1], [("a", 1)]),
+        (_Map(a=1), [1], [("a", 1)]),
+        ([], [], []),
+    ],
+)
+def test_values_and_pairs_of_every_kind(
+    collection: Any, items: list[Any], pairs: list[Any]
+) -> None:
+    assert list(runtime.values(collection)) == items
+    assert list(runtime.pairs(collection)) == pairs
+
+
+@pytest.mark.parametrize("collection", ["ab", 3, None])
+def test_values_and_pairs_refuse_what_is_not_a_collection(collection: Any) -> None:
+    with pytest.raises(TypeError, match="expected a list or a map"):
+        runtime.values(collection)
+    with pytest.raises(TypeError, match="expected a list or a map"):
+        runtime.pairs(collection)
