@@ -64,29 +64,44 @@ def gap(metric: str, value: float) -> float:
     return 1.0 - value if metric.endswith("_ratio") else value
 
 
-# One (attribute, metric) component as the score reads it: (metric, its weight
-# w = w_a * w_m, tolerance, the gap at which severity reaches 1, whether the metric
-# is a ratio (whose gap is 1 - value), 100 * w).
-Term = tuple[str, float, float, float, bool, float]
+# One (attribute, metric) component as the score reads it: (metric, the gap at
+# which its severity reaches 1, whether the metric is a ratio (whose gap is
+# 1 - value), 100 * its weight w = w_a * w_m, and its record when measured and
+# when missing, every field but the attribute, gap and contribution filled in).
+# A copy of a record with three fields set costs half of a dict built whole.
+Term = tuple[str, float, bool, float, dict[str, Any], dict[str, Any]]
 
 # The terms of an attribute, and their weights in the same order.
 Row = tuple[tuple[Term, ...], tuple[float, ...]]
 
 
 def _row(spec: ScoreSpec, w_a: float) -> Row:
-    terms = tuple(
-        (
-            mw.metric,
-            w,
-            mw.tolerance,
-            SATURATION * mw.tolerance,
-            mw.metric.endswith("_ratio"),
-            100.0 * w,
-        )
-        for mw in spec.metrics
-        for w in (w_a * mw.weight,)
-    )
-    return terms, tuple(term[1] for term in terms)
+    terms = []
+    weights = []
+    for mw in spec.metrics:
+        w = w_a * mw.weight
+        measured = {
+            "attribute": "",
+            "metric": mw.metric,
+            "gap": 0.0,
+            "missing": False,
+            "tolerance": mw.tolerance,
+            "weight": w,
+            "contribution": 0.0,
+        }
+        missing = {
+            "attribute": "",
+            "metric": mw.metric,
+            "missing": True,
+            "tolerance": mw.tolerance,
+            "weight": w,
+            "contribution": 0.0,
+        }
+        ratio = mw.metric.endswith("_ratio")
+        scale = SATURATION * mw.tolerance
+        terms.append((mw.metric, scale, ratio, 100.0 * w, measured, missing))
+        weights.append(w)
+    return tuple(terms), tuple(weights)
 
 
 @dataclass(frozen=True)
@@ -135,34 +150,22 @@ class ScorePlan:
             if not terms:
                 continue  # a spec without metrics reads nothing of the attribute
             value_of = facts.get
-            for metric, w, tolerance, scale, ratio, hundred_w in terms:
+            for metric, scale, ratio, hundred_w, measured, missing in terms:
                 value = value_of(metric)
                 if value is None:
                     # Fail closed: an unmeasurable gap is not a fair one.
                     contribution = hundred_w * 1.0 / total if positive else 0.0
-                    component = {
-                        "attribute": attribute,
-                        "metric": metric,
-                        "missing": True,
-                        "tolerance": tolerance,
-                        "weight": w,
-                        "contribution": contribution,
-                    }
+                    component = missing.copy()
                 else:
                     g = 1.0 - value if ratio else value
                     severity = (0.0 if g < 0.0 else g) / scale
                     if severity > 1.0:
                         severity = 1.0
                     contribution = hundred_w * severity / total if positive else 0.0
-                    component = {
-                        "attribute": attribute,
-                        "metric": metric,
-                        "gap": g,
-                        "missing": False,
-                        "tolerance": tolerance,
-                        "weight": w,
-                        "contribution": contribution,
-                    }
+                    component = measured.copy()
+                    component["gap"] = g
+                component["attribute"] = attribute
+                component["contribution"] = contribution
                 components.append(component)
                 contributions.append(contribution)
 
