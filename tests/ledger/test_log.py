@@ -521,3 +521,28 @@ def test_read_ahead_runs_once_per_batch_before_its_items(ledger: Ledger) -> None
     assert all(f.result(timeout=30).value for f in futures[1:])
     assert [i for call in _Reading.calls for i in call] == list(range(6))
     assert len(_Reading.calls) <= 2  # the gate held the writer while they queued
+
+
+def test_sqlite_writer_waits_for_another_process_lock(tmp_path: Any) -> None:
+    # Another process's transaction holds SQLite's write lock (here: a connection of
+    # its own); the batch waits for it, then commits, and the connection's busy
+    # timeout is as it was.
+    import sqlite3
+
+    ledger = fresh_ledger(f"sqlite:///{tmp_path / 'locked.db'}")
+    try:
+        other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        done = ledger.submit_future(lambda _s, append: append(_entry(0)).index)
+        time.sleep(0.2)
+        assert not done.done()  # still waiting for the lock
+        other.execute("COMMIT")
+
+        assert done.result(timeout=30).value == 0
+        with ledger.engine.connect() as conn:
+            timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert timeout == 30_000
+        other.close()
+    finally:
+        ledger.close()
+        ledger.engine.dispose()
