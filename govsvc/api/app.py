@@ -29,7 +29,7 @@ from govsvc.api.middleware import RequestMiddleware
 from govsvc.api.routes import decisions, health, ledger, policies, tokens
 from govsvc.api.service import Service
 from govsvc.settings import Settings, load_settings
-from govsvc.store.engine import make_engine
+from govsvc.store.engine import WalCheckpointer, make_engine
 
 if TYPE_CHECKING:
     from govsvc.ledger.keys import Signer
@@ -57,9 +57,15 @@ def build_service(settings: Settings) -> Service:
     from govsvc.ledger.log import Ledger
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url, pool_size=settings.pool_size)
+    sqlite = settings.resolved_database_url.startswith("sqlite")
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.pool_size,
+        auto_checkpoint=not sqlite,
+    )
     ledger = Ledger(engine, _signer(settings), settings.log_origin)
-    return Service(settings, engine, ledger)
+    checkpointer = WalCheckpointer(engine).start() if sqlite else None
+    return Service(settings, engine, ledger, checkpointer=checkpointer)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from govsvc.settings import Settings
 from govsvc.store import decisions as rows
 from govsvc.store import policies
 from govsvc.store import tokens as token_store
+from govsvc.store.engine import WalCheckpointer
 from govsvc.store.errors import (
     BadRequest,
     Conflict,
@@ -75,15 +76,19 @@ class Service:
         engine: sa.Engine,
         ledger: Ledger,
         bundles: policies.BundleCache | None = None,
+        checkpointer: WalCheckpointer | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.ledger = ledger
+        self.checkpointer = checkpointer
         self.bundles = bundles or policies.BundleCache()
         self.tokens_seen = TokenCache()
 
     def close(self) -> None:
         self.ledger.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
     # -- the bundle --------------------------------------------------------------------
