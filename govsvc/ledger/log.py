@@ -575,9 +575,13 @@ class Ledger:
 
         # 4. Grow the head, sign and store the checkpoint, commit once.
         frontier = batch.frontier
-        if frontier.size != size:
+        grew = frontier.size != size
+        if grew:
             storage.set_size(conn, frontier.size)
-        checkpoint = self._checkpoint_in(conn, frontier.size, frontier.root)
+        # A size the tree reaches only now cannot have a stored checkpoint yet.
+        checkpoint = self._checkpoint_in(
+            conn, frontier.size, frontier.root, stored=not grew
+        )
         ours["ending"] = True
         session.commit()
         log.debug(
@@ -599,10 +603,16 @@ class Ledger:
     # -- checkpoints -------------------------------------------------------------------
 
     def _checkpoint_in(
-        self, conn: sa.Connection, size: int, root: Callable[[], bytes]
+        self,
+        conn: sa.Connection,
+        size: int,
+        root: Callable[[], bytes],
+        *,
+        stored: bool = True,
     ) -> SignedCheckpoint:
-        """The stored checkpoint of `size`, signing and storing one if there is none."""
-        row = storage.checkpoint_row(conn, size)
+        """The stored checkpoint of `size`, signing and storing one if there is none;
+        `stored=False` when the caller knows there is none."""
+        row = storage.checkpoint_row(conn, size) if stored else None
         if row is not None:
             return _checkpoint_from(row)
         root_hash = root()

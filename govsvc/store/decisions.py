@@ -38,6 +38,12 @@ _LOCK_TIER_STATE = (
     .where(tier_states.c.model == sa.bindparam("b_model"))
     .with_for_update()
 )
+_LOCK_TIER_STATES = (
+    sa.select(tier_states.c.model, tier_states.c.state)
+    .where(tier_states.c.model.in_(sa.bindparam("b_models", expanding=True)))
+    .order_by(tier_states.c.model)
+    .with_for_update()
+)
 _UPDATE_TIER_STATE = (
     tier_states.update()
     .where(tier_states.c.model == sa.bindparam("b_model"))
@@ -238,12 +244,7 @@ def lock_tier_states(
     that two replicas locking overlapping sets cannot deadlock."""
     if not models:
         return {}
-    found = conn.execute(
-        sa.select(tier_states.c.model, tier_states.c.state)
-        .where(tier_states.c.model.in_(sorted(models)))
-        .order_by(tier_states.c.model)
-        .with_for_update()
-    )
+    found = conn.execute(_LOCK_TIER_STATES, {"b_models": sorted(models)})
     return {row.model: dict(row.state) for row in found}
 
 

@@ -53,6 +53,7 @@ def make_engine(
             parsed,
             connect_args={"check_same_thread": False},
             pool_size=max(pool_size, SQLITE_MIN_POOL_SIZE),
+            pool_use_lifo=True,
             max_overflow=pool_size,
             json_serializer=dumps,
         )
