@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from govsvc import __version__
+from govsvc import __version__, logs
 from govsvc.api import problems
 from govsvc.api.direct import DirectRoutes
 from govsvc.api.metrics import Metrics
@@ -108,7 +109,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "service", None) is None:
             app.state.service = build_service(settings)
-        _settle_garbage_collector()
+        _settle_process()
         try:
             yield
         finally:
@@ -146,7 +147,18 @@ def create_app(
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-def _settle_garbage_collector() -> None:
+# The ledger's writer thread makes many short database calls, each releasing the GIL;
+# with the default 5 ms switch interval it may wait that long to get it back from the
+# event loop's thread while that one assesses a request.
+GIL_SWITCH_INTERVAL_SECONDS = 0.0005
+
+
+def _settle_process() -> None:
+    """Per serving process (each of uvicorn's workers starts afresh): logging as
+    the `govsvc` command set it, the GIL's switch interval, the collector."""
+    if not logging.getLogger().handlers:
+        logs.configure()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

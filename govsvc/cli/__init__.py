@@ -16,7 +16,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from govsvc import __version__
+from govsvc import __version__, logs
 from govsvc.errors import GovsvcError
 
 log = logging.getLogger(__name__)
@@ -61,14 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not args.verbose:
-        # httpx logs every request at INFO; the commands report what matters.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.configure(bool(args.verbose))
 
     try:
         status: int = args.func(args)

@@ -8,10 +8,6 @@ import os
 
 log = logging.getLogger(__name__)
 
-# The ledger's writer thread makes many short database calls, each releasing the GIL;
-# with the default 5 ms switch interval it waits up to 5 ms to get it back from a
-# thread that is busy assessing a request (the convoy effect), per call.
-GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 
 EPILOG = """\
 examples:
@@ -43,10 +39,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     import uvicorn
 
+    from govsvc import logs
     from govsvc.api.app import prepare
     from govsvc.settings import load_settings
 
@@ -57,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             os.environ[f"GOVSVC_{flag.upper()}"] = str(value)
     settings = load_settings()
-    if not args.verbose:
-        # Alembic announces each of its plugins at INFO; a start-up needs none of it.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ[logs.VERBOSE_ENV] = "1" if args.verbose else "0"
 
     prepared = prepare(settings)
     if prepared.seeded:
@@ -82,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
         settings.workers,
         _safe_url(settings.resolved_database_url),
     )
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     uvicorn.run(
         "govsvc.api.app:create_app",
         factory=True,

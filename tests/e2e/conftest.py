@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -52,7 +53,14 @@ class Server:
         )
 
 
-def start_server(data_dir: Path, policies: Path, database_url: str = "") -> Server:
+def start_server(
+    data_dir: Path,
+    policies: Path,
+    database_url: str = "",
+    *,
+    workers: int = 1,
+    log: IO[str] | None = None,
+) -> Server:
     port = free_port()
     env = {
         **os.environ,
@@ -60,13 +68,14 @@ def start_server(data_dir: Path, policies: Path, database_url: str = "") -> Serv
         "GOVSVC_POLICIES_DIR": str(policies),
         "GOVSVC_DATABASE_URL": database_url,
         "GOVSVC_PORT": str(port),
+        "GOVSVC_WORKERS": str(workers),
     }
     env.pop("GOVSVC_TOKEN", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "govsvc", "serve"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log if log is not None else subprocess.DEVNULL,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"

@@ -60,3 +60,35 @@ def test_replicas_share_bundle_ledger_and_idempotency(
     assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
     assert canary["verdict"] == "deny"
     assert consistency.status_code == 200
+
+
+def test_workers_share_one_sqlite_database_and_log_every_decision(
+    tmp_path: Path,
+) -> None:
+    # `govsvc serve --workers 2`: two processes append to one SQLite ledger, and
+    # each logs its requests and decisions as the single process does.
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "gate.policy").write_text(GATE_POLICY)
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        server = start_server(tmp_path / "data", policies, workers=2, log=log)
+        try:
+            issue_tokens(server)
+            with ThreadPoolExecutor(8) as pool, server.client("ci") as ci:
+                answers = list(
+                    pool.map(
+                        lambda _: ci.post("/v1/decisions", json=request_for()),
+                        range(40),
+                    )
+                )
+        finally:
+            stop_server(server)
+
+    assert [a.status_code for a in answers] == [201] * 40
+    assert len({a.json()["ledger_index"] for a in answers}) == 40
+    lines = log_path.read_text().splitlines()
+    decided = [line for line in lines if " verdict=" in line]
+    requested = [line for line in lines if "POST /v1/decisions -> 201" in line]
+    assert len(decided) == 40
+    assert len(requested) == 40
