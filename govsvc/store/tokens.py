@@ -87,9 +87,9 @@ _LOOKUP = sa.select(
 
 
 def lookup(conn: sa.Connection, secret: str) -> TokenInfo | None:
-    """The live token with this secret, or None. Read from the database on every
-    request, never cached: a revocation takes effect on the next request, on every
-    replica."""
+    """The live token with this secret, or None, read from the database: the
+    routes that call it see a revocation on their next request, on every replica
+    (the decisions route keeps a `TokenCache` and checks `is_live` instead)."""
     row = conn.execute(_LOOKUP, {"b_digest": digest(secret)}).first()
     if row is None:
         return None
