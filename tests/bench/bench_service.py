@@ -285,7 +285,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="server workers")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop rate")
     parser.add_argument(
-        "--clients", default="8,32,64", help="closed-loop concurrency levels"
+        "--clients", default="8,32,64,128,256", help="closed-loop concurrency levels"
     )
     parser.add_argument("--server-log", type=Path, help="write the server's log here")
     args = parser.parse_args()
