@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     public_ledger: bool = False  # serve the ledger routes without a token
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=1000)
     pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1)
+    # FastAPI's own OpenTelemetry spans, metrics and logs, for a deployment that
+    # configures OpenTelemetry providers. Off by default: govsvc has its own logs and
+    # Prometheus metrics, and FastAPI looks up the providers on every request.
+    opentelemetry: bool = False
     # Anchors for `govsvc ledger anchor`: a git repository (pushed to the remote when
     # one is named) and an RFC 3161 time-stamp authority with its CA certificate.
     anchor_git: Path | None = None
