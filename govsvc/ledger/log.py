@@ -86,6 +86,21 @@ def _read_ahead(session: Session, works: list[Any]) -> None:
         read_ahead(session, same)
 
 
+def _partition(
+    pieces: list[merkle.Piece], known: Callable[[merkle.Piece], bytes | None]
+) -> tuple[dict[merkle.Piece, bytes], list[merkle.Piece]]:
+    """The pieces `known` has a hash for, and the others, in order."""
+    found: dict[merkle.Piece, bytes] = {}
+    missing: list[merkle.Piece] = []
+    for piece in pieces:
+        h = known(piece)
+        if h is None:
+            missing.append(piece)
+        else:
+            found[piece] = h
+    return found, missing
+
+
 class _BatchTree:
     """The tree of one committed batch, in memory: enough to prove its own entries.
 
@@ -121,17 +136,10 @@ class _BatchTree:
         return merkle.inclusion_proof(index, self.size, self._pieces)
 
     def _pieces(self, pieces: list[merkle.Piece]) -> dict[merkle.Piece, bytes]:
-        out: dict[merkle.Piece, bytes] = {}
-        elsewhere = []
-        for piece in pieces:
-            h = self._hash(piece)
-            if h is None:
-                elsewhere.append(piece)
-            else:
-                out[piece] = h
+        found, elsewhere = _partition(pieces, self._hash)
         if elsewhere:
-            out.update(self._fetch()(elsewhere))
-        return out
+            found.update(self._fetch()(elsewhere))
+        return found
 
     def _hash(self, piece: merkle.Piece) -> bytes | None:
         found = self.known.get(piece)
@@ -741,14 +749,7 @@ class Ledger:
         cache = self._node_cache
 
         def fetch(pieces: list[merkle.Piece]) -> dict[merkle.Piece, bytes]:
-            found: dict[merkle.Piece, bytes] = {}
-            missing: list[merkle.Piece] = []
-            for piece in pieces:
-                h = cache.get(piece)
-                if h is None:
-                    missing.append(piece)
-                else:
-                    found[piece] = h
+            found, missing = _partition(pieces, cache.get)
             if missing:
                 fetched = storage.fetch_pieces(conn, missing)
                 found.update(fetched)

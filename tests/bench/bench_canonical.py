@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,8 @@ import rfc8785
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import timing  # noqa: E402  (tests/bench/timing.py, beside this script)
+
 from govsvc.ledger import canonical  # noqa: E402
 
 TARGET_US = 30.0
@@ -37,14 +37,7 @@ WARMUP = 200
 
 
 def median_us(fn: Callable[[], object], rounds: int) -> float:
-    for _ in range(WARMUP):
-        fn()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter_ns()
-        fn()
-        samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1000
+    return timing.median_us(fn, rounds, WARMUP)
 
 
 def reason(rng: random.Random, i: int) -> dict[str, Any]:

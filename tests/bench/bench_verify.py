@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+import timing  # noqa: E402  (tests/bench/timing.py, beside this script)
 
 from govsvc.ledger import canonical, merkle, note, receipt  # noqa: E402
 from govsvc.ledger.keys import Signer  # noqa: E402
@@ -39,14 +39,7 @@ WARMUP = 50
 
 
 def median_us(fn: Callable[[], object], rounds: int) -> float:
-    for _ in range(WARMUP):
-        fn()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter_ns()
-        fn()
-        samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1000
+    return timing.median_us(fn, rounds, WARMUP)
 
 
 def make_receipt(size: int) -> tuple[str, Signer]:
