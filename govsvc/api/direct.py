@@ -5,6 +5,10 @@ second; matching it against every route, building its dependency graph and
 wrapping it in the exception middleware cost more than its own HTTP handling. It is
 still declared on its router (for the OpenAPI document and for anything that calls
 the app another way); this middleware answers it first, with the same errors.
+
+A route served here must do all its own work from the request: FastAPI's
+dependencies, and anything added to the router or its exception middleware, never
+run for it.
 """
 
 from __future__ import annotations

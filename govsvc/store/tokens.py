@@ -112,7 +112,9 @@ class TokenCache:
 
     Only a route that checks `is_live` again inside its own transaction may trust
     a hit (the decisions route does, once per ledger batch): a token revoked on
-    another replica stays here until that check fails and forgets it.
+    another replica stays here until that check fails and forgets it. Until then
+    the route checks such a request's body before refusing the token, so a
+    malformed body sent with it gets 422 rather than 401 on that replica.
     """
 
     MAX_ENTRIES = 10_000  # bounded against a caller cycling through secrets
