@@ -39,6 +39,7 @@ from govsvc.store.errors import (
     Unavailable,
 )
 from govsvc.store.jsontext import dumps
+from govsvc.store.time import now
 from govsvc.store.tokens import TokenCache, TokenInfo
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class Service:
         """Step 2 of `decide`, in the ledger's writer thread and transaction."""
         conn = session.connection()
         request, token = pending.request, pending.token
-        created = _now()
+        created = now()
 
         # The token and the bundle were read from this process's memory; what the
         # database says now is what counts. One read each per batch.
@@ -465,7 +466,7 @@ class Service:
 
         def work(session: Session, append: Any) -> dict[str, Any]:
             conn = session.connection()
-            at = _now()
+            at = now()
             row = rows.lock_decision(conn, decision_id)
             if row.verdict != "review":
                 raise Conflict(
@@ -745,12 +746,6 @@ def _per_batch(session: Session, key: Any, read: Any, conn: sa.Connection) -> An
     if key not in memo:
         memo[key] = read(conn, key[1]) if isinstance(key, tuple) else read(conn)
     return memo[key]
-
-
-def _now() -> str:
-    from govsvc.store.time import now
-
-    return now()
 
 
 def _with_risk(assessed_json: str, risk: dict[str, Any]) -> str:

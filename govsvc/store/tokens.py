@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from govsvc.ledger.storage import placeholder
 from govsvc.store.errors import BadRequest, NotFound
 from govsvc.store.tables import service_meta, tokens
 from govsvc.store.time import now
@@ -96,14 +97,15 @@ def lookup(conn: sa.Connection, secret: str) -> TokenInfo | None:
     return TokenInfo(row.id, frozenset(row.roles.split(",")), row.name, row.created_at)
 
 
-_IS_LIVE = sa.select(tokens.c.id).where(
-    tokens.c.id == sa.bindparam("b_id"), tokens.c.revoked_at.is_(None)
-)
-
-
 def is_live(conn: sa.Connection, token_id: str) -> bool:
     """Whether the token with this id exists and is not revoked."""
-    return conn.execute(_IS_LIVE, {"b_id": token_id}).first() is not None
+    # Read by every ledger batch of decisions: SQL for the driver (see
+    # `policies.current_version`).
+    mark = placeholder(conn)
+    found = conn.exec_driver_sql(
+        f"SELECT 1 FROM tokens WHERE id = {mark} AND revoked_at IS NULL", (token_id,)
+    )
+    return found.first() is not None
 
 
 class TokenCache:
