@@ -92,3 +92,50 @@ def test_workers_share_one_sqlite_database_and_log_every_decision(
     requested = [line for line in lines if "POST /v1/decisions -> 201" in line]
     assert len(decided) == 40
     assert len(requested) == 40
+
+
+def test_replicas_interleaving_decisions_for_one_model_keep_its_state(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Two replicas decide for one model at once: each batch reads and locks the
+    # model's tier state, so the run of denies counts every decision exactly once.
+    import json
+
+    import sqlalchemy as sa
+    from api.helpers import unfair_request
+
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "gate.policy").write_text(GATE_POLICY)
+    body = unfair_request()
+    body["model"]["name"] = "shared-model"
+    first = start_server(tmp_path / "data", policies, database_url)
+    second = None
+    try:
+        issue_tokens(first)
+        second = start_server(tmp_path / "data", policies, database_url)
+        second.tokens = first.tokens
+        with first.client("ci") as ci:  # placed once, so no first-placement race
+            assert ci.post("/v1/decisions", json=body).json()["verdict"] == "deny"
+
+        def decide(i: int) -> int:
+            target = (first, second)[i % 2]
+            with target.client("ci") as ci:
+                return ci.post("/v1/decisions", json=body).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(decide, range(31)))
+    finally:
+        stop_server(first)
+        if second is not None:
+            stop_server(second)
+
+    assert statuses == [201] * 31
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        state = conn.exec_driver_sql(
+            "SELECT state FROM tier_states WHERE model = 'shared-model'"
+        ).scalar_one()
+    engine.dispose()
+    state = json.loads(state) if isinstance(state, str) else state
+    assert state["consecutive_failures"] == 32
