@@ -160,11 +160,7 @@ class TierState:
 def _holds(
     rule: TierRule | EscalationRule, facts: Facts
 ) -> tuple[bool, Mapping[str, Any]]:
-    """Evaluate a rule's condition, fail closed; the map explains an assumption.
-
-    `place` and `escalate` do the same inline: the call costs as much as a
-    condition.
-    """
+    """Evaluate a rule's condition, fail closed; the map explains an assumption."""
     try:
         return bool(rule.condition(facts)), _CERTAIN
     except GovsvcError as exc:
@@ -207,10 +203,7 @@ def place(
     base = 0
     explained: list[dict[str, Any]] = []
     for rule in rules:
-        try:  # _holds
-            held, why = bool(rule.condition(facts)), _CERTAIN
-        except GovsvcError as exc:
-            held, why = True, _assumed(rule, exc)
+        held, why = _holds(rule, facts)
         if held:
             index = tiers.index(rule.tier)
             if index > base:  # max(), without the cost of a builtin call
@@ -232,10 +225,7 @@ def escalate(
     steps = 0
     explained: list[dict[str, Any]] = []
     for rule in rules:
-        try:  # _holds
-            held, why = bool(rule.condition(facts)), _CERTAIN
-        except GovsvcError as exc:
-            held, why = True, _assumed(rule, exc)
+        held, why = _holds(rule, facts)
         if held:
             steps += rule.steps
             explained.append(
