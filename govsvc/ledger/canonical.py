@@ -119,10 +119,6 @@ def _prepare_object(obj: dict[str, Any]) -> dict[str, Any]:
 
     Runs over every member of every entry, hence one loop with the common types
     first; strings, literals and integers are left as they are for orjson to write.
-    Most floats in entries are like 0.12, whose repr is already the ECMAScript text,
-    and that case is inlined. Reprs with an exponent, of integral floats ("12.0"),
-    "nan" and "inf" are not: they have an "e" or end in "0", "f" or "n" (positional
-    reprs of non-integral floats never end in "0").
     """
     out = obj.copy()
     for key, value in obj.items():
@@ -130,10 +126,7 @@ def _prepare_object(obj: dict[str, Any]) -> dict[str, Any]:
         if kind is str:
             continue
         if kind is float:
-            text = repr(value)
-            if "e" in text or text[-1] in "0fn":
-                text = _unusual_float_text(value, text)
-            out[key] = _Fragment(text)
+            out[key] = _float_fragment(value)
         elif value is None or kind is bool or kind is int:
             continue
         elif kind is dict:
@@ -155,10 +148,7 @@ def _prepare_array(items: list[Any] | tuple[Any, ...]) -> list[Any]:
         if kind is dict:
             out[index] = _prepare_object(value)
         elif kind is float:
-            text = repr(value)
-            if "e" in text or text[-1] in "0fn":
-                text = _unusual_float_text(value, text)
-            out[index] = _Fragment(text)
+            out[index] = _float_fragment(value)
         elif value is None or kind is bool or kind is int:
             continue
         elif kind is list or kind is tuple:
@@ -166,6 +156,20 @@ def _prepare_array(items: list[Any] | tuple[Any, ...]) -> list[Any]:
         else:
             raise _NotFast
     return out
+
+
+def _float_fragment(value: float) -> Any:
+    """A float as its RFC 8785 text, for orjson to write as it is.
+
+    Most floats in entries are like 0.12, whose repr is already the ECMAScript text.
+    Reprs with an exponent, of integral floats ("12.0"), "nan" and "inf" are not:
+    they have an "e" or end in "0", "f" or "n" (positional reprs of non-integral
+    floats never end in "0").
+    """
+    text = repr(value)
+    if "e" in text or text[-1] in "0fn":
+        text = _unusual_float_text(value, text)
+    return _Fragment(text)
 
 
 def _unusual_float_text(value: float, text: str) -> str:
