@@ -43,30 +43,6 @@ class Outcome:
     state: TierState  # the model's tier state after this decision
     explanation: Any
 
-    def __init__(
-        self,
-        verdict: str,
-        tier: str,
-        previous_tier: str | None,
-        risk: dict[str, Any],
-        reasons: list[dict[str, Any]],
-        facts: dict[str, Any],
-        state: TierState,
-        explanation: Any,
-    ) -> None:
-        # The generated __init__ of a frozen dataclass calls object.__setattr__ per
-        # field: 2 us of a decision's budget for eight fields. The instance's dict
-        # written directly holds the same.
-        fields = self.__dict__
-        fields["verdict"] = verdict
-        fields["tier"] = tier
-        fields["previous_tier"] = previous_tier
-        fields["risk"] = risk
-        fields["reasons"] = reasons
-        fields["facts"] = facts
-        fields["state"] = state
-        fields["explanation"] = explanation
-
     @property
     def tier_changed(self) -> bool:
         return self.previous_tier != self.tier

@@ -25,10 +25,6 @@ from govsvc.risk.model import RiskModel
 from govsvc.risk.score import ScorePlan, check_score_spec
 from govsvc.risk.tiers import TierState, check_ladder, escalate, place
 
-# The default explanation of a RiskResult: a new empty list each time, as a
-# default_factory would give (this one is never stored).
-_FRESH: list[dict[str, Any]] = []
-
 
 @dataclass(frozen=True)
 class RiskResult:
@@ -36,21 +32,6 @@ class RiskResult:
     state: TierState  # for the caller to store, after `after_verdict`
     tier_changed: bool  # the first evaluation of a model counts as a change
     explanation: list[dict[str, Any]] = field(default_factory=list)
-
-    def __init__(
-        self,
-        facts: dict[str, Any],
-        state: TierState,
-        tier_changed: bool,
-        explanation: list[dict[str, Any]] = _FRESH,
-    ) -> None:
-        # As TierState's: the instance's dict written directly, where the generated
-        # __init__ of a frozen dataclass calls object.__setattr__ per field.
-        fields = self.__dict__
-        fields["facts"] = facts
-        fields["state"] = state
-        fields["tier_changed"] = tier_changed
-        fields["explanation"] = [] if explanation is _FRESH else explanation
 
 
 def evaluate_risk(

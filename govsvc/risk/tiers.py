@@ -54,22 +54,6 @@ class TierState:
     clean_streak: int = 0
     consecutive_failures: int = 0
 
-    def __init__(
-        self,
-        tier: str,
-        base_tier: str,
-        clean_streak: int = 0,
-        consecutive_failures: int = 0,
-    ) -> None:
-        # The generated __init__ of a frozen dataclass calls object.__setattr__ per
-        # field; writing the instance's dict does the same in half the time, and a
-        # decision builds up to three states.
-        fields = self.__dict__
-        fields["tier"] = tier
-        fields["base_tier"] = base_tier
-        fields["clean_streak"] = clean_streak
-        fields["consecutive_failures"] = consecutive_failures
-
     def after_verdict(self, verdict: str) -> TierState:
         """The state once the decision's verdict is known.
 
