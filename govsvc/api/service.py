@@ -217,7 +217,7 @@ class Service:
             )
 
         model = request.model.name
-        gathered = batch_rows(session, "decisions", _DecisionRows)
+        gathered = batch_rows(session, "service", _BatchRows)
         stored = gathered.tier_state(conn, model)
         previous = TierState.from_dict(stored) if stored is not None else None
         outcome = conclude(pending.facts, bundle, previous)
@@ -275,15 +275,12 @@ class Service:
             # A new model's first state is inserted at once: a replica placing the
             # same new model at the same moment fails here, on the primary key, and
             # only this item rolls back.
-            rows.save_tier_state(conn, model, state, created, exists=False)
+            rows.insert_tier_state(conn, model, state, created)
 
         # Last, once nothing can fail: the rows written with the batch's others.
-        gathered.add(
-            model,
-            state,
-            created,
-            update=stored is not None,
-            decision={
+        gathered.set_tier_state(model, state, created, update=stored is not None)
+        gathered.decisions.append(
+            {
                 "id": pending.id,
                 "created_at": created,
                 "model": model,
@@ -305,26 +302,6 @@ class Service:
     @staticmethod
     def _token_live(conn: sa.Connection, token_id: str) -> bool:
         return token_store.is_live(conn, token_id)
-
-    def _save_tier(
-        self,
-        conn: sa.Connection,
-        append: Any,
-        model: str,
-        state: TierState,
-        stored: dict[str, Any] | None,
-        *,
-        previous_tier: str | None,
-        cause: str,
-        at: str,
-    ) -> None:
-        rows.save_tier_state(
-            conn, model, state.to_dict(), at, exists=stored is not None
-        )
-        if previous_tier != state.tier:
-            self._record_tier_change(
-                conn, append, model, previous_tier, state.tier, cause=cause, at=at
-            )
 
     @staticmethod
     def _record_tier_change(
@@ -510,19 +487,24 @@ class Service:
             rows.set_status(conn, decision_id, status)
 
             if approve:
-                stored = rows.lock_tier_state(conn, row.model)
+                # Through the batch's tier states, which a decision of the same
+                # model in this batch reads and writes too.
+                gathered = batch_rows(session, "service", _BatchRows)
+                stored = gathered.tier_state(conn, row.model)
                 if stored is not None:
                     before = TierState.from_dict(stored)
-                    self._save_tier(
-                        conn,
-                        append,
-                        row.model,
-                        before.after_approval(),
-                        stored,
-                        previous_tier=before.tier,
-                        cause=review_id,
-                        at=at,
-                    )
+                    after = before.after_approval()
+                    if after.tier != before.tier:
+                        self._record_tier_change(
+                            conn,
+                            append,
+                            row.model,
+                            before.tier,
+                            after.tier,
+                            cause=review_id,
+                            at=at,
+                        )
+                    gathered.set_tier_state(row.model, after.to_dict(), at, update=True)
             return {
                 "id": review_id,
                 "decision": decision_id,
@@ -651,15 +633,15 @@ class Service:
         return int(row.size), max(time.time() - signed.timestamp(), 0.0)
 
 
-_UNREAD = object()
+class _BatchRows:
+    """What a ledger batch's decisions and reviews read and write, gathered
+    (`govsvc.ledger.log.batch_rows`):
 
-
-class _DecisionRows:
-    """What a ledger batch's decisions read and write, gathered: the tier states of
-    their models, read and locked with one query before the batch's first decision
-    (`_Pending.read_ahead`), and the decision rows and changed tier states, each
-    written with one statement when the batch ends (`govsvc.ledger.log.batch_rows`).
-    A decision reads its model's state as the one before it in the batch left it.
+    - the tier states of the batch's models: those of its decisions read and locked
+      with one query before its first item (`_Pending.read_ahead`), any other on
+      first use; every item reads a model's state as the item before it left it,
+      and the changed states are written with one statement when the batch ends;
+    - the decision rows, likewise written together.
     """
 
     def __init__(self) -> None:
@@ -673,21 +655,17 @@ class _DecisionRows:
             self.states.setdefault(model, found.get(model))
 
     def tier_state(self, conn: sa.Connection, model: str) -> dict[str, Any] | None:
-        found = self.states.get(model, _UNREAD)
-        if found is _UNREAD:
-            return rows.lock_tier_state(conn, model)  # not read ahead (no batch)
-        return found  # type: ignore[return-value]
+        if model in self.states:
+            return self.states[model]
+        # Kept only once an item sets it: a failed item's savepoint rollback may
+        # have let go of the row lock this read took.
+        return rows.lock_tier_state(conn, model)
 
-    def add(
-        self,
-        model: str,
-        state: dict[str, Any],
-        at: str,
-        *,
-        update: bool,
-        decision: dict[str, Any],
+    def set_tier_state(
+        self, model: str, state: dict[str, Any], at: str, *, update: bool
     ) -> None:
-        self.decisions.append(decision)
+        """An item's new state for `model`; `update` when it is stored already (a
+        new model's first state is inserted by the item itself)."""
         self.states[model] = state
         if update:
             self.updates[model] = {"b_model": model, "b_state": state, "b_at": at}
@@ -732,7 +710,7 @@ class _Pending:
     @staticmethod
     def read_ahead(session: Session, works: list[_Pending]) -> None:
         """Before a batch's first decision: lock and read its models' tier states."""
-        gathered = batch_rows(session, "decisions", _DecisionRows)
+        gathered = batch_rows(session, "service", _BatchRows)
         models = sorted({work.request.model.name for work in works})
         gathered.read_ahead(session.connection(), models)
 

@@ -248,17 +248,12 @@ def lock_tier_states(
     return {row.model: dict(row.state) for row in found}
 
 
-def save_tier_state(
-    conn: sa.Connection, model: str, state: dict[str, Any], at: str, *, exists: bool
+def insert_tier_state(
+    conn: sa.Connection, model: str, state: dict[str, Any], at: str
 ) -> None:
-    if exists:
-        conn.execute(
-            _UPDATE_TIER_STATE, {"b_model": model, "b_state": state, "b_at": at}
-        )
-    else:
-        conn.execute(
-            _INSERT_TIER_STATE, {"model": model, "state": state, "updated_at": at}
-        )
+    """A new model's first tier state; a second insert for the model fails on the
+    primary key (two replicas placing one new model at once)."""
+    conn.execute(_INSERT_TIER_STATE, {"model": model, "state": state, "updated_at": at})
 
 
 def update_tier_states(conn: sa.Connection, values: list[dict[str, Any]]) -> None:

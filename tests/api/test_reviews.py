@@ -97,3 +97,57 @@ def test_replay_after_approval_shows_approved(api: Api) -> None:
 
     assert replay.json()["status"] == "approved"
     assert replay.json()["id"] == first.json()["id"]
+
+
+def test_approval_and_decision_in_one_batch_keep_both_effects(api: Api) -> None:
+    # An approval (which ends a run of denies) and a deny for the same model,
+    # queued in that order behind an item that holds the ledger's writer, commit in
+    # one batch; the deny must count from the approved state: one failure, not two.
+    import asyncio
+    import json
+    import threading
+
+    from govsvc.assess import parse_request_json
+    from govsvc.decide import request_digest
+    from govsvc.store import tokens
+    from govsvc.store.decisions import lock_tier_states
+
+    from .helpers import unfair_request
+
+    denied = unfair_request()
+    assert api.decide(denied).json()["verdict"] == "deny"  # a run of one failure
+    pending = api.decide(request_for("production")).json()
+    assert pending["status"] == "pending"
+
+    service = api.client.app.state.service  # type: ignore[attr-defined]
+    with service.engine.connect() as conn:
+        reviewer = tokens.lookup(conn, api.tokens["reviewer"])
+        ci = tokens.lookup(conn, api.tokens["ci"])
+    raw = json.dumps(denied).encode()
+    gate = threading.Event()
+    holding = service.ledger.submit_future(lambda _s, _a: gate.wait(10))
+    while service.ledger._queue.qsize():  # the writer has taken the gate
+        pass
+
+    review = threading.Thread(
+        target=service.review, args=(pending["id"], reviewer, True, "fine")
+    )
+    review.start()
+    while service.ledger._queue.qsize() < 1:
+        pass
+    decide = threading.Thread(
+        target=lambda: asyncio.run(
+            service.decide(parse_request_json(raw), request_digest(raw), ci, None)
+        )
+    )
+    decide.start()
+    while service.ledger._queue.qsize() < 2:
+        pass
+    gate.set()
+    review.join(30)
+    decide.join(30)
+    holding.result(30)
+
+    with service.engine.connect() as conn:
+        state = lock_tier_states(conn, [denied["model"]["name"]])
+    assert state[denied["model"]["name"]]["consecutive_failures"] == 1
