@@ -106,6 +106,7 @@ def test_approval_and_decision_in_one_batch_keep_both_effects(api: Api) -> None:
     import asyncio
     import json
     import threading
+    import time
 
     from govsvc.assess import parse_request_json
     from govsvc.decide import request_digest
@@ -126,15 +127,15 @@ def test_approval_and_decision_in_one_batch_keep_both_effects(api: Api) -> None:
     raw = json.dumps(denied).encode()
     gate = threading.Event()
     holding = service.ledger.submit_future(lambda _s, _a: gate.wait(10))
-    while service.ledger._queue.qsize():  # the writer has taken the gate
-        pass
+    while service.ledger._queue.qsize():  # until the writer has taken the gate
+        time.sleep(0.001)
 
     review = threading.Thread(
         target=service.review, args=(pending["id"], reviewer, True, "fine")
     )
     review.start()
     while service.ledger._queue.qsize() < 1:
-        pass
+        time.sleep(0.001)
     decide = threading.Thread(
         target=lambda: asyncio.run(
             service.decide(parse_request_json(raw), request_digest(raw), ci, None)
@@ -142,7 +143,7 @@ def test_approval_and_decision_in_one_batch_keep_both_effects(api: Api) -> None:
     )
     decide.start()
     while service.ledger._queue.qsize() < 2:
-        pass
+        time.sleep(0.001)
     gate.set()
     review.join(30)
     decide.join(30)
