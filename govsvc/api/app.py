@@ -161,9 +161,19 @@ GC_THRESHOLDS = (50_000, 20, 100)
 GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 
 
+_settled = False
+
+
 def _settle_process() -> None:
-    """Per serving process (each of uvicorn's workers starts afresh): logging as
-    the `govsvc` command set it, the GIL's switch interval, the collector."""
+    """Once per serving process (each of uvicorn's workers starts afresh): logging
+    as the `govsvc` command set it, the GIL's switch interval, the collector. Once,
+    not per app: a process that builds many apps (the tests) would freeze each
+    one's garbage out of the collector's reach."""
+    global _settled
+    if _settled:
+        return
+    _settled = True
+
     if not logging.getLogger().handlers:
         logs.configure()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)

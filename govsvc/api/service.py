@@ -14,8 +14,9 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -43,6 +44,8 @@ from govsvc.store.time import now
 from govsvc.store.tokens import TokenCache, TokenInfo
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # A concurrent request with the same idempotency key may still be committing when
 # ours fails on the key; wait this long for its row before giving up with a 409.
@@ -192,12 +195,15 @@ class Service:
 
         # The token and the bundle were read from this process's memory; what the
         # database says now is what counts. One read each per batch.
-        if not _per_batch(session, ("token", token.id), self._token_live, conn):
+        live = _per_batch(
+            session, ("token", token.id), lambda: token_store.is_live(conn, token.id)
+        )
+        if not live:
             self.tokens_seen.forget(token.id)
             raise Unauthenticated(
                 "the token is unknown or revoked; ask an admin for a new one"
             )
-        bundle = _per_batch(session, "bundle", self.bundles.current, conn)
+        bundle = _per_batch(session, "bundle", lambda: self.bundles.current(conn))
         if bundle is not pending.bundle:
             # Published since this request was assessed: assess it again under the
             # bundle in force, which also governs its minimum group size.
@@ -298,10 +304,6 @@ class Service:
             },
         )
         return body, facts_json
-
-    @staticmethod
-    def _token_live(conn: sa.Connection, token_id: str) -> bool:
-        return token_store.is_live(conn, token_id)
 
     @staticmethod
     def _record_tier_change(
@@ -715,15 +717,15 @@ class _Pending:
         gathered.read_ahead(session.connection(), models)
 
 
-def _per_batch(session: Session, key: Any, read: Any, conn: sa.Connection) -> Any:
-    """`read(conn[, key[1]])` once per ledger batch, remembered in the batch's
-    session, which outlives its work items. A revocation or publication that
-    commits while a batch runs is concurrent with its decisions; it holds from the
-    next batch on."""
-    memo: dict[Any, Any] = session.info.setdefault("govsvc.service.memo", {})
+def _per_batch(session: Session, key: Hashable, read: Callable[[], T]) -> T:
+    """`read()` once per ledger batch and `key`, remembered in the batch's session,
+    which outlives its work items. A revocation or publication that commits while
+    a batch runs is concurrent with its decisions; it holds from the next batch on."""
+    memo: dict[Hashable, Any] = session.info.setdefault("govsvc.service.memo", {})
     if key not in memo:
-        memo[key] = read(conn, key[1]) if isinstance(key, tuple) else read(conn)
-    return memo[key]
+        memo[key] = read()
+    found: T = memo[key]
+    return found
 
 
 def _with_risk(assessed_json: str, risk: dict[str, Any]) -> str:
