@@ -240,15 +240,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _verdict(decision: dict[str, Any]) -> str:
+    """The verdict, with the review status unless it is final ("review (pending)")."""
+    status = decision.get("status")
+    suffix = f" ({status})" if status not in (None, "final") else ""
+    return f"{decision.get('verdict')}{suffix}"
+
+
 def render_table(decision: dict[str, Any]) -> str:
     risk = decision.get("risk") or {}
     lines = [
-        f"verdict: {decision.get('verdict')}"
-        + (
-            f" ({decision.get('status')})"
-            if decision.get("status") not in (None, "final")
-            else ""
-        ),
+        f"verdict: {_verdict(decision)}",
         f"tier: {decision.get('tier')}   bias-impact: {_cell(risk.get('bias_impact'))}"
         f"   exposure: {_cell(risk.get('exposure'))}",
         f"decision: {decision.get('id')}   ledger entry: "
@@ -283,12 +285,7 @@ def render_markdown(decision: dict[str, Any]) -> str:
     risk = decision.get("risk") or {}
     model = decision.get("model") or {}
     out = [
-        f"## govsvc gate: {decision.get('verdict')}"
-        + (
-            f" ({decision.get('status')})"
-            if decision.get("status") not in (None, "final")
-            else ""
-        ),
+        f"## govsvc gate: {_verdict(decision)}",
         "",
         f"Model **{model.get('name')}** {model.get('version')} for "
         f"**{decision.get('stage')}**: tier **{decision.get('tier')}**, "
