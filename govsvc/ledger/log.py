@@ -117,15 +117,18 @@ class _BatchTree:
         start: int,
         peaks: list[tuple[int, bytes]],
         leaves: list[bytes],
+        nodes: list[tuple[int, int, bytes]],
         fetch: Callable[[], merkle.Fetch],
     ) -> None:
         self.start = start
         self.size = start + len(leaves)
         self.leaves = leaves
-        self.known: dict[merkle.Piece, bytes] = {}
         pieces = merkle.aligned_subtrees(0, start)
-        for (_level, h), piece in zip(peaks, pieces, strict=True):
-            self.known[piece] = h
+        self.known: dict[merkle.Piece, bytes] = {
+            piece: h for (_level, h), piece in zip(peaks, pieces, strict=True)
+        }
+        # The subtrees the batch completed and stored, hashed once by its appends.
+        self.known.update(((level, idx), h) for level, idx, h in nodes)
         self._fetch = fetch
 
     def covers(self, index: int) -> bool:
@@ -596,7 +599,9 @@ class Ledger:
             "ledger batch: %s items, entries [%s, %s)", len(items), size, frontier.size
         )
         leaves = [leaf for _index, leaf, _body in batch.entry_rows]
-        tree = _BatchTree(size, right_edge, leaves, self._committed_fetch)
+        tree = _BatchTree(
+            size, right_edge, leaves, batch.node_rows, self._committed_fetch
+        )
         return checkpoint, tree
 
     def _committed_fetch(self) -> merkle.Fetch:
