@@ -27,7 +27,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from govsvc.ledger._adapt import encode_entry, sign_checkpoint
 from govsvc.ledger.errors import LedgerError
 from govsvc.ledger.keys import Signer
 from govsvc.ledger.receipt import build_receipt
+from govsvc.ledger.turns import WriterTurns
 
 log = logging.getLogger(__name__)
 
@@ -329,6 +329,36 @@ class _Batch:
         del self.node_rows[n_nodes:]
 
 
+_ENDING_KEY = "govsvc.ledger.ending"
+
+
+class _BatchSession(Session):
+    """The session of one group-commit batch. Its event handlers are registered
+    once, on the class: registering them on each batch's session cost SQLAlchemy a
+    third of a millisecond, about as much as a one-item batch's own statements."""
+
+
+@event.listens_for(_BatchSession, "before_flush")
+def _flush_batch_first(session: Session, *_args: Any) -> None:
+    # The batch's ledger rows reach the database before any ORM row that may refer
+    # to them.
+    batch: _Batch | None = session.info.get(_BATCH_KEY)
+    if batch is not None:
+        batch.flush()
+
+
+@event.listens_for(_BatchSession, "before_commit")
+def _only_the_writer_ends(session: Session) -> None:
+    # A work item that commits would end the batch's transaction under the other
+    # items' feet; only the writer's own commit, which sets the flag, may.
+    if session.info.get(_BATCH_KEY) is not None and not session.info.get(_ENDING_KEY):
+        raise LedgerError(
+            "a work item passed to Ledger.submit tried to end the shared "
+            "transaction: expected it to leave commit and rollback to the "
+            "ledger; use session.begin_nested() for a part that may fail"
+        )
+
+
 @dataclass
 class _Item:
     work: Callable[[Session, Append], Any]
@@ -351,6 +381,7 @@ class Ledger:
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self._node_cache: dict[merkle.Piece, bytes] = {}
+        self._turns = WriterTurns(engine)
 
         with engine.begin() as conn:
             storage.ensure_head(conn)
@@ -427,6 +458,7 @@ class Ledger:
         if writer is not None:
             self._queue.put(None)
             writer.join()
+        self._turns.close()
 
     def _ensure_writer(self) -> None:
         with self._writer_lock:
@@ -460,7 +492,10 @@ class Ledger:
     def _run_batch(self, items: list[_Item]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with (
+                self._turns.turn(),
+                _BatchSession(self.engine, expire_on_commit=False) as session,
+            ):
                 checkpoint, tree = self._run_batch_in(session, items, outcomes)
         except BaseException as exc:  # the batch failed as a whole: tell everyone
             log.error("ledger batch of %s items failed: %s", len(items), exc)
@@ -482,38 +517,21 @@ class Ledger:
 
         Skipped when the driver already began a transaction (an engine configured
         to emit its own BEGIN); `lock_head` as the first statement then does it.
-
-        Another process's batch may hold the lock. SQLite's own busy handler would
-        sleep 1, 2, 5, 10 ms and more between tries, long after that batch (a few
-        milliseconds) is done, so two workers on one database took turns no faster
-        than one. Here the wait is short and grows from 50 us to 1 ms, up to the
-        connection's busy timeout; the event loop runs while this thread sleeps.
+        Called in a writer's turn (`WriterTurns`), so the lock is free unless a
+        writer outside the ledger holds it; SQLite's busy handler waits for that.
         """
         dbapi = conn.connection.dbapi_connection
         if not self._sqlite or getattr(dbapi, "in_transaction", False):
             return
-
         cursor = dbapi.cursor()  # type: ignore[union-attr]
-        (timeout_ms,) = cursor.execute("PRAGMA busy_timeout").fetchone()
-        cursor.execute("PRAGMA busy_timeout = 0")
         try:
-            deadline = time.monotonic() + timeout_ms / 1000
-            pause = 50e-6
-            while True:
-                try:
-                    cursor.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() >= deadline:
-                        raise LedgerError(
-                            "the ledger's database stayed locked by another writer "
-                            f"for {timeout_ms} ms ({exc}); check for a stuck "
-                            "process holding a transaction open"
-                        ) from exc
-                time.sleep(pause)
-                pause = min(pause * 2, 1e-3)
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise LedgerError(
+                f"the ledger's database stayed locked by another writer ({exc}); "
+                "check for a stuck process holding a transaction open"
+            ) from exc
         finally:
-            cursor.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
             cursor.close()
 
     def _run_batch_in(
@@ -526,27 +544,9 @@ class Ledger:
         batch = _Batch(session, _Frontier.load(conn, size))
         right_edge = list(batch.frontier.peaks)
         session.info[_BATCH_KEY] = batch
-
-        def flush_first(*_args: Any) -> None:
-            batch.flush()
-
-        event.listen(session, "before_flush", flush_first)
-
-        # A work item that commits or rolls back would end the batch's transaction
-        # under the other items' feet: refuse a commit, and void the batch after a
-        # rollback (nothing of it is in the database any more).
-        ours = {"ending": False}
+        # A work item that rolls back the shared transaction voids the batch:
+        # nothing of it is in the database any more. Checked after each item.
         outer = session.get_transaction()
-
-        def only_the_writer_ends(*_args: Any) -> None:
-            if not ours["ending"]:
-                raise LedgerError(
-                    "a work item passed to Ledger.submit tried to end the shared "
-                    "transaction: expected it to leave commit and rollback to the "
-                    "ledger; use session.begin_nested() for a part that may fail"
-                )
-
-        event.listen(session, "before_commit", only_the_writer_ends)
 
         # 2. Work items whose class reads ahead for a whole batch (one query rather
         # than one per item) do so first, outside every item's savepoint, so that a
@@ -593,7 +593,7 @@ class Ledger:
         checkpoint = self._checkpoint_in(
             conn, frontier.size, frontier.root, stored=not grew
         )
-        ours["ending"] = True
+        session.info[_ENDING_KEY] = True
         session.commit()
         log.debug(
             "ledger batch: %s items, entries [%s, %s)", len(items), size, frontier.size
@@ -641,7 +641,7 @@ class Ledger:
         Appends made outside `submit`, or a crash, can leave the newest checkpoint
         behind the tree; call this at start-up and after such appends.
         """
-        with Session(self.engine) as session:
+        with self._turns.turn(), Session(self.engine) as session:
             conn = session.connection()
             self._begin_immediate(conn)
             size = storage.lock_head(conn)
