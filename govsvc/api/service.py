@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from govsvc.assess import EvaluationRequest
 from govsvc.decide import assess_request, conclude
-from govsvc.ledger.log import Ledger, batch_rows
+from govsvc.ledger.log import EncodedEntry, Ledger, batch_rows, encode
 from govsvc.policy import Bundle, check_sources
 from govsvc.risk import TierState
 from govsvc.settings import Settings
@@ -130,13 +130,16 @@ class Service:
 
         1. the facts are assessed here, on the event loop, under the bundle this
            process last loaded (the costly part, with no thread hand-off);
-        2. in the ledger's group-commit transaction: check that the token is still
-           live and the bundle still in force (once per batch), claim the
-           idempotency key, read and lock the model's tier state, conclude, append
-           the entry, write the rows;
-        3. after the commit, the receipt, proved in memory from the batch.
+        2. in the ledger's writer thread, before its turn at the write lock: the
+           decision is concluded from the model's tier state as last committed,
+           its entries encoded and its answer built (`_Pending.prepare`);
+        3. in the ledger's group-commit transaction: check that the token is still
+           live and the bundle still in force (once per batch), read and lock the
+           model's tier state (conclude again if it is not the one step 2 used),
+           claim the idempotency key, append the entry, write the rows;
+        4. after the commit, the receipt, proved in memory from the batch.
 
-        An idempotency key seen before fails its claim in step 2, and the decision
+        An idempotency key seen before fails its claim in step 3, and the decision
         stored under it answers; retries are rare, so they pay for an assessment
         rather than every request paying for a lookup.
         """
@@ -188,10 +191,9 @@ class Service:
     def _record(
         self, session: Session, append: Any, pending: _Pending
     ) -> tuple[dict[str, Any], str]:
-        """Step 2 of `decide`, in the ledger's writer thread and transaction."""
+        """Step 3 of `decide`, in the ledger's writer thread and transaction."""
         conn = session.connection()
         request, token = pending.request, pending.token
-        created = now()
 
         # The token and the bundle were read from this process's memory; what the
         # database says now is what counts. One read each per batch.
@@ -209,10 +211,21 @@ class Service:
             # bundle in force, which also governs its minimum group size.
             pending.reassess(bundle)
 
+        # Concluded before the lock from the tier state last committed; again here
+        # if the state the batch holds now is another (a decision on the same model
+        # by another process, or a review, came first).
+        model = request.model.name
+        gathered = batch_rows(session, "service", _BatchRows)
+        stored = gathered.tier_state(conn, model)
+        concluded = pending.concluded
+        if concluded is None or concluded.previous != stored:
+            concluded = self._conclude(pending, stored)
+        created = concluded.created
+
         if pending.idempotency_key is not None:
-            # Claimed first, so that a retry fails here on the key's primary key,
-            # before appending anything; the ledger rolls this item back to its
-            # savepoint and raises the error to `decide`.
+            # Claimed before appending anything, so that a retry fails here on the
+            # key's primary key; the ledger rolls this item back to its savepoint
+            # and raises the error to `decide`.
             rows.claim_idempotency_key(
                 conn,
                 token.id,
@@ -222,9 +235,48 @@ class Service:
                 created,
             )
 
-        model = request.model.name
-        gathered = batch_rows(session, "service", _BatchRows)
-        stored = gathered.tier_state(conn, model)
+        appended = append(concluded.entry)
+        pending.entry, pending.leaf_hash = concluded.entry.entry, appended.leaf_hash
+        body = {**concluded.body, "ledger_index": appended.index}
+        if concluded.tier_change is not None:
+            self._record_tier_change(conn, append, concluded.tier_change)
+        if stored is None:
+            # A new model's first state is inserted at once: a replica placing the
+            # same new model at the same moment fails here, on the primary key, and
+            # only this item rolls back.
+            rows.insert_tier_state(conn, model, concluded.state, created)
+
+        # Last, once nothing can fail: the rows written with the batch's others.
+        gathered.set_tier_state(
+            model, concluded.state, created, update=stored is not None
+        )
+        gathered.decisions.append(
+            {
+                "id": pending.id,
+                "created_at": created,
+                "model": model,
+                "model_version": request.model.version,
+                "stage": request.stage,
+                "verdict": body["verdict"],
+                "tier": body["tier"],
+                "status": body["status"],
+                "bundle_digest": pending.bundle.digest,
+                "request_digest": pending.digest,
+                "ledger_index": appended.index,
+                "token_id": token.id,
+                "body": dumps(body),
+                "facts": concluded.facts_json,
+            },
+        )
+        return body, concluded.facts_json
+
+    def _conclude(self, pending: _Pending, stored: dict[str, Any] | None) -> _Concluded:
+        """Everything of a decision that its place in the ledger does not change,
+        from the model's stored tier state (None for a new model)."""
+        request, bundle = pending.request, pending.bundle
+        # The decision's time is when it was concluded: a batch's decisions, or
+        # two processes' batches, may reach the ledger a moment out of that order.
+        created = now()
         previous = TierState.from_dict(stored) if stored is not None else None
         outcome = conclude(pending.facts, bundle, previous)
 
@@ -233,7 +285,7 @@ class Service:
             "id": pending.id,
             "time": created,
             "model": {
-                "name": model,
+                "name": request.model.name,
                 "version": request.model.version,
                 "artifact_digest": request.model.artifact_digest,
             },
@@ -246,78 +298,44 @@ class Service:
             "bundle_digest": bundle.digest,
             "request_digest": pending.digest,
         }
-        entry = _without_none(entry)
-        appended = append(entry)
-        pending.entry, pending.leaf_hash = entry, appended.leaf_hash
-
-        status = "pending" if outcome.verdict == "review" else "final"
+        tier_change = None
+        if outcome.tier_changed:
+            tier_change = self._tier_change(
+                request.model.name,
+                outcome.previous_tier,
+                outcome.tier,
+                cause=pending.id,
+                at=created,
+            )
         body = {
             "id": pending.id,
             "time": created,
             "model": request.model.model_dump(mode="json", exclude_none=True),
             "stage": request.stage,
             "verdict": outcome.verdict,
-            "status": status,
+            "status": "pending" if outcome.verdict == "review" else "final",
             "tier": outcome.tier,
             "risk": outcome.risk,
             "reasons": outcome.reasons,
             "bundle_digest": bundle.digest,
             "request_digest": pending.digest,
-            "ledger_index": appended.index,
         }
-        facts_json = _with_risk(pending.facts_json, outcome.risk)
-        state = outcome.state.to_dict()
-        if outcome.tier_changed:
-            self._record_tier_change(
-                conn,
-                append,
-                model,
-                outcome.previous_tier,
-                outcome.tier,
-                cause=pending.id,
-                at=created,
-            )
-        if stored is None:
-            # A new model's first state is inserted at once: a replica placing the
-            # same new model at the same moment fails here, on the primary key, and
-            # only this item rolls back.
-            rows.insert_tier_state(conn, model, state, created)
-
-        # Last, once nothing can fail: the rows written with the batch's others.
-        gathered.set_tier_state(model, state, created, update=stored is not None)
-        gathered.decisions.append(
-            {
-                "id": pending.id,
-                "created_at": created,
-                "model": model,
-                "model_version": request.model.version,
-                "stage": request.stage,
-                "verdict": outcome.verdict,
-                "tier": outcome.tier,
-                "status": status,
-                "bundle_digest": bundle.digest,
-                "request_digest": pending.digest,
-                "ledger_index": appended.index,
-                "token_id": token.id,
-                "body": dumps(body),
-                "facts": facts_json,
-            },
+        return _Concluded(
+            previous=stored,
+            created=created,
+            entry=encode(_without_none(entry)),
+            tier_change=tier_change,
+            body=body,
+            facts_json=_with_risk(pending.facts_json, outcome.risk),
+            state=outcome.state.to_dict(),
         )
-        return body, facts_json
 
     @staticmethod
-    def _record_tier_change(
-        conn: sa.Connection,
-        append: Any,
-        model: str,
-        from_tier: str | None,
-        to_tier: str,
-        *,
-        cause: str,
-        at: str,
-    ) -> None:
+    def _tier_change(
+        model: str, from_tier: str | None, to_tier: str, *, cause: str, at: str
+    ) -> EncodedEntry:
         # Every change of a model's tier is on the record, the first placement too.
-        appended = append(
+        return encode(
             _without_none(
                 {
                     "type": "tier",
@@ -329,13 +347,20 @@ class Service:
                 }
             )
         )
+
+    @staticmethod
+    def _record_tier_change(
+        conn: sa.Connection, append: Any, change: EncodedEntry
+    ) -> None:
+        appended = append(change)
+        entry = change.entry
         rows.record_tier_change(
             conn,
-            model=model,
-            from_tier=from_tier,
-            to_tier=to_tier,
-            cause=cause,
-            created_at=at,
+            model=entry["model"],
+            from_tier=entry.get("from"),
+            to_tier=entry["to"],
+            cause=entry["cause"],
+            created_at=entry["time"],
             ledger_index=appended.index,
         )
 
@@ -497,15 +522,10 @@ class Service:
                     before = TierState.from_dict(stored)
                     after = before.after_approval()
                     if after.tier != before.tier:
-                        self._record_tier_change(
-                            conn,
-                            append,
-                            row.model,
-                            before.tier,
-                            after.tier,
-                            cause=review_id,
-                            at=at,
+                        change = self._tier_change(
+                            row.model, before.tier, after.tier, cause=review_id, at=at
                         )
+                        self._record_tier_change(conn, append, change)
                     gathered.set_tier_state(row.model, after.to_dict(), at, update=True)
             return {
                 "id": review_id,
@@ -635,6 +655,19 @@ class Service:
         return int(row.size), max(time.time() - signed.timestamp(), 0.0)
 
 
+@dataclass(frozen=True)
+class _Concluded:
+    """A decision concluded from one tier state, less its place in the ledger."""
+
+    previous: dict[str, Any] | None  # the model's stored tier state it started from
+    created: str
+    entry: EncodedEntry
+    tier_change: EncodedEntry | None  # when the decision changed the model's tier
+    body: dict[str, Any]  # the answer but its ledger index and receipt
+    facts_json: str
+    state: dict[str, Any]  # the model's tier state after it
+
+
 class _BatchRows:
     """What a ledger batch's decisions and reviews read and write, gathered
     (`govsvc.ledger.log.batch_rows`):
@@ -696,7 +729,7 @@ class _Pending:
         self.token = token
         self.idempotency_key = idempotency_key
         self.id = str(uuid.uuid4())
-        self.entry: dict[str, Any] = {}
+        self.entry: Mapping[str, Any] = {}
         self.leaf_hash = b""
         self.reassess(bundle)
 
@@ -705,9 +738,30 @@ class _Pending:
         self.facts = assess_request(self.request, bundle)
         # Encoded once, here: the stored row and the answer both use this text.
         self.facts_json = dumps(self.facts)
+        self.concluded: _Concluded | None = None
 
     def __call__(self, session: Session, append: Any) -> tuple[dict[str, Any], str]:
         return self.service._record(session, append, self)
+
+    @staticmethod
+    def prepare(works: list[_Pending]) -> None:
+        """Before the batch's transaction and the write lock: conclude each decision
+        from its model's tier state as last committed (one unlocked read for the
+        batch), or as the batch's previous decision on the model will leave it.
+        `_record` checks that guess under the lock."""
+        service = works[0].service
+        models = sorted({work.request.model.name for work in works})
+        with service.engine.connect() as conn:
+            guesses: dict[str, dict[str, Any] | None] = dict(
+                rows.read_tier_states(conn, models)
+            )
+        for work in works:
+            model = work.request.model.name
+            try:
+                work.concluded = service._conclude(work, guesses.get(model))
+            except Exception:  # raised again, to its caller, when `_record` concludes
+                continue
+            guesses[model] = work.concluded.state
 
     @staticmethod
     def read_ahead(session: Session, works: list[_Pending]) -> None:

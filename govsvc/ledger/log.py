@@ -74,16 +74,31 @@ class SignedCheckpoint:
     verifier_key: str
 
 
-def _read_ahead(session: Session, works: list[Any]) -> None:
-    """Call `read_ahead(session, works)` of each work item class that has one, once,
-    with that class's items of the batch, in their order."""
+def _per_class(hook: str, works: list[Any], *args: Any) -> None:
+    """Call the static `hook(*args, works)` of each work item class that has one,
+    once, with that class's items of the batch, in their order."""
     groups: dict[Any, list[Any]] = {}
     for work in works:
-        read_ahead = getattr(type(work), "read_ahead", None)
-        if read_ahead is not None:
-            groups.setdefault(read_ahead, []).append(work)
-    for read_ahead, same in groups.items():
-        read_ahead(session, same)
+        found = getattr(type(work), hook, None)
+        if found is not None:
+            groups.setdefault(found, []).append(work)
+    for call, same in groups.items():
+        call(*args, same)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEntry:
+    """An entry encoded and hashed ahead of its append (`encode`): a work item's
+    `prepare` does this before the writer takes the database's write lock."""
+
+    entry: Mapping[str, Any]
+    body: bytes
+    leaf_hash: bytes
+
+
+def encode(entry: Mapping[str, Any]) -> EncodedEntry:
+    body = encode_entry(entry)
+    return EncodedEntry(entry, body, merkle.leaf_hash(body))
 
 
 def _partition(
@@ -178,7 +193,7 @@ class Committed(Generic[T]):
         return ledger.inclusion_proof(index, self.checkpoint.size)
 
 
-Append = Callable[[Mapping[str, Any]], Appended]
+Append = Callable[[Mapping[str, Any] | EncodedEntry], Appended]
 Work = Callable[[Session, Append], T]
 
 
@@ -292,9 +307,9 @@ class _Batch:
         self.node_rows: list[tuple[int, int, bytes]] = []
         self.written = (0, 0)  # how many entry and node rows are in the database
 
-    def append(self, entry: Mapping[str, Any]) -> Appended:
-        body = encode_entry(entry)
-        leaf = merkle.leaf_hash(body)
+    def append(self, entry: Mapping[str, Any] | EncodedEntry) -> Appended:
+        encoded = entry if isinstance(entry, EncodedEntry) else encode(entry)
+        body, leaf = encoded.body, encoded.leaf_hash
         index = self.frontier.size
         self.entry_rows.append((index, leaf, body))
         self.frontier.push(leaf, self.node_rows)
@@ -394,7 +409,9 @@ class Ledger:
 
     # -- appending in the caller's transaction ----------------------------------------
 
-    def append(self, session: Session, entry: Mapping[str, Any]) -> Appended:
+    def append(
+        self, session: Session, entry: Mapping[str, Any] | EncodedEntry
+    ) -> Appended:
         """Append `entry` inside the session's current transaction.
 
         The entry and its tree nodes commit or roll back with the caller's rows.
@@ -408,8 +425,8 @@ class Ledger:
         if batch is not None:
             return batch.append(entry)
 
-        body = encode_entry(entry)
-        leaf = merkle.leaf_hash(body)
+        encoded = entry if isinstance(entry, EncodedEntry) else encode(entry)
+        body, leaf = encoded.body, encoded.leaf_hash
         conn = session.connection()
         index = storage.lock_head(conn, grow=1)
         frontier = _Frontier.load(conn, index)
@@ -432,6 +449,13 @@ class Ledger:
         once per batch, before any item runs, with the batch's items of that type:
         for reads that one query can do for all of them (see `batch_rows` for
         their writes).
+
+        When `type(work)` has a static `prepare(works)`, it is called once per
+        batch before the writer takes its turn and the write lock, with the
+        batch's items of that type: for work that shortens the time the lock is
+        held (`encode` entries, compute from a guess of what the batch will read).
+        Each item must check under the lock whatever its preparation assumed, and
+        cope with not being prepared: a failing `prepare` is logged, not raised.
         """
         if threading.current_thread() is self._writer:
             raise LedgerError(
@@ -491,6 +515,12 @@ class Ledger:
 
     def _run_batch(self, items: list[_Item]) -> None:
         outcomes: list[tuple[bool, Any]] = []
+        try:
+            # Outside the lock, and while another process may hold it: the work
+            # that does not depend on what the batch will read under it.
+            _per_class("prepare", [item.work for item in items])
+        except Exception:
+            log.exception("preparing a ledger batch failed; its items run unprepared")
         try:
             with (
                 self._turns.turn(),
@@ -552,7 +582,7 @@ class Ledger:
         # than one per item) do so first, outside every item's savepoint, so that a
         # failing item cannot roll back what the others rely on (on PostgreSQL a
         # rollback to a savepoint lets go of the row locks taken after it).
-        _read_ahead(session, [item.work for item in items])
+        _per_class("read_ahead", [item.work for item in items], session)
 
         # 3. Each work item in its own SAVEPOINT, issued on the DB-API cursor: at a
         # few hundred microseconds each, SQLAlchemy's nested transactions would cost

@@ -44,6 +44,9 @@ _LOCK_TIER_STATES = (
     .order_by(tier_states.c.model)
     .with_for_update()
 )
+_READ_TIER_STATES = sa.select(tier_states.c.model, tier_states.c.state).where(
+    tier_states.c.model.in_(sa.bindparam("b_models", expanding=True))
+)
 _UPDATE_TIER_STATE = (
     tier_states.update()
     .where(tier_states.c.model == sa.bindparam("b_model"))
@@ -245,6 +248,17 @@ def lock_tier_states(
     if not models:
         return {}
     found = conn.execute(_LOCK_TIER_STATES, {"b_models": sorted(models)})
+    return {row.model: dict(row.state) for row in found}
+
+
+def read_tier_states(
+    conn: sa.Connection, models: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored tier states of `models` (those that have one), unlocked: a guess,
+    for work that checks it again under the lock."""
+    if not models:
+        return {}
+    found = conn.execute(_READ_TIER_STATES, {"b_models": sorted(models)})
     return {row.model: dict(row.state) for row in found}
 
 
