@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from govsvc.assess import EvaluationRequest
-from govsvc.decide import assess_request, conclude
-from govsvc.ledger.log import EncodedEntry, Ledger, batch_rows, encode
+from govsvc.assess import EvaluationRequest, parse_request_json
+from govsvc.decide import assess_request, conclude, request_digest
+from govsvc.ledger.log import Committed, EncodedEntry, Ledger, batch_rows, encode
 from govsvc.policy import Bundle, check_sources
 from govsvc.risk import TierState
 from govsvc.settings import Settings
@@ -42,6 +44,9 @@ from govsvc.store.errors import (
 from govsvc.store.jsontext import dumps
 from govsvc.store.time import now
 from govsvc.store.tokens import TokenCache, TokenInfo
+
+if TYPE_CHECKING:
+    from govsvc.api.writer import WriterClient
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,9 @@ class Service:
         self.checkpointer = checkpointer
         self.bundles = bundles or policies.BundleCache()
         self.tokens_seen = TokenCache()
+        # Set in each worker of `govsvc serve` when a writer process records the
+        # decisions of all of them (`govsvc.api.writer`).
+        self.writer: WriterClient | None = None
 
     def close(self) -> None:
         self.ledger.close()
@@ -121,7 +129,7 @@ class Service:
     async def decide(
         self,
         request: EvaluationRequest,
-        digest: str,
+        raw: bytes,
         token: TokenInfo,
         idempotency_key: str | None,
     ) -> Recorded:
@@ -130,9 +138,11 @@ class Service:
 
         1. the facts are assessed here, on the event loop, under the bundle this
            process last loaded (the costly part, with no thread hand-off);
-        2. in the ledger's writer thread, before its turn at the write lock: the
-           decision is concluded from the model's tier state as last committed,
-           its entries encoded and its answer built (`_Pending.prepare`);
+        2. in the ledger's writer thread (this process's, or the writer process's
+           that `govsvc serve` runs for several workers on SQLite), before its
+           turn at the write lock: the decision is concluded from the model's
+           tier state as last committed, its entries encoded and its answer built
+           (`_Pending.prepare`);
         3. in the ledger's group-commit transaction: check that the token is still
            live and the bundle still in force (once per batch), read and lock the
            model's tier state (conclude again if it is not the one step 2 used),
@@ -148,21 +158,49 @@ class Service:
         bundle = self.bundles.loaded
         if bundle is None:
             bundle = await run_in_threadpool(self.bundle)
-        pending = _Pending(self, request, digest, token, idempotency_key, bundle)
+        pending = _Pending.assessed(self, request, raw, token, idempotency_key, bundle)
 
+        if self.writer is not None:
+            answer = await self.writer.record(pending.message())
+        else:
+            future = self.ledger.submit_future(pending)
+            with contextlib.suppress(Exception):  # `answer` raises it
+                await asyncio.wrap_future(future)
+            answer = self.answer(pending, future)
+
+        if answer is None:
+            return await run_in_threadpool(
+                self._await_replay, token.id, idempotency_key or "", pending.digest
+            )
+        body, facts_json = answer
+        log.info(
+            "decision %s model=%s verdict=%s tier=%s in %.1f ms",
+            body["id"],
+            request.model.name,
+            body["verdict"],
+            body["tier"],
+            (time.perf_counter() - started) * 1000,
+        )
+        return Recorded(body, facts_json, replayed=False)
+
+    def answer(
+        self, pending: _Pending, future: Future[Committed[Any]]
+    ) -> tuple[dict[str, Any], str] | None:
+        """The answer to a decision whose batch is done: its body with the receipt,
+        and its facts' JSON; None when its idempotency key was claimed before (the
+        first decision answers). Raises what the decision failed with."""
         try:
-            committed = await asyncio.wrap_future(self.ledger.submit_future(pending))
+            committed = future.result()
         except sa.exc.IntegrityError as exc:
             # SQLite names the table in its message, PostgreSQL the constraint
             # (idempotency_keys_pkey): either way the key's table is named.
-            if idempotency_key is not None and "idempotency_keys" in str(exc.orig):
-                return await run_in_threadpool(
-                    self._await_replay, token.id, idempotency_key, digest
-                )
+            key = pending.idempotency_key
+            if key is not None and "idempotency_keys" in str(exc.orig):
+                return None
             # The other unique key a decision writes is a new model's tier state:
             # two first decisions for one model raced. Retrying is safe.
             raise Unavailable(
-                f"another decision for the new model {request.model.name!r} was "
+                f"another decision for the new model {pending.model['name']!r} was "
                 "recorded at the same moment; retry the request"
             ) from exc
 
@@ -178,22 +216,14 @@ class Service:
             "checkpoint": checkpoint.text,
             "verifier_key": checkpoint.verifier_key,
         }
-        log.info(
-            "decision %s model=%s verdict=%s tier=%s in %.1f ms",
-            body["id"],
-            request.model.name,
-            body["verdict"],
-            body["tier"],
-            (time.perf_counter() - started) * 1000,
-        )
-        return Recorded({**body, "receipt": receipt}, facts_json, replayed=False)
+        return {**body, "receipt": receipt}, facts_json
 
     def _record(
         self, session: Session, append: Any, pending: _Pending
     ) -> tuple[dict[str, Any], str]:
         """Step 3 of `decide`, in the ledger's writer thread and transaction."""
         conn = session.connection()
-        request, token = pending.request, pending.token
+        token = pending.token
 
         # The token and the bundle were read from this process's memory; what the
         # database says now is what counts. One read each per batch.
@@ -214,7 +244,7 @@ class Service:
         # Concluded before the lock from the tier state last committed; again here
         # if the state the batch holds now is another (a decision on the same model
         # by another process, or a review, came first).
-        model = request.model.name
+        model = pending.model["name"]
         gathered = batch_rows(session, "service", _BatchRows)
         stored = gathered.tier_state(conn, model)
         concluded = pending.concluded
@@ -255,12 +285,12 @@ class Service:
                 "id": pending.id,
                 "created_at": created,
                 "model": model,
-                "model_version": request.model.version,
-                "stage": request.stage,
+                "model_version": pending.model["version"],
+                "stage": pending.stage,
                 "verdict": body["verdict"],
                 "tier": body["tier"],
                 "status": body["status"],
-                "bundle_digest": pending.bundle.digest,
+                "bundle_digest": bundle.digest,
                 "request_digest": pending.digest,
                 "ledger_index": appended.index,
                 "token_id": token.id,
@@ -273,7 +303,8 @@ class Service:
     def _conclude(self, pending: _Pending, stored: dict[str, Any] | None) -> _Concluded:
         """Everything of a decision that its place in the ledger does not change,
         from the model's stored tier state (None for a new model)."""
-        request, bundle = pending.request, pending.bundle
+        model, bundle = pending.model, pending.bundle
+        assert bundle is not None, "assess a decision before concluding it"
         # The decision's time is when it was concluded: a batch's decisions, or
         # two processes' batches, may reach the ledger a moment out of that order.
         created = now()
@@ -285,11 +316,11 @@ class Service:
             "id": pending.id,
             "time": created,
             "model": {
-                "name": request.model.name,
-                "version": request.model.version,
-                "artifact_digest": request.model.artifact_digest,
+                "name": model["name"],
+                "version": model["version"],
+                "artifact_digest": model.get("artifact_digest"),
             },
-            "stage": request.stage,
+            "stage": pending.stage,
             "verdict": outcome.verdict,
             "tier": outcome.tier,
             "bias_impact": outcome.risk.get("bias_impact"),
@@ -301,7 +332,7 @@ class Service:
         tier_change = None
         if outcome.tier_changed:
             tier_change = self._tier_change(
-                request.model.name,
+                model["name"],
                 outcome.previous_tier,
                 outcome.tier,
                 cause=pending.id,
@@ -310,8 +341,8 @@ class Service:
         body = {
             "id": pending.id,
             "time": created,
-            "model": request.model.model_dump(mode="json", exclude_none=True),
-            "stage": request.stage,
+            "model": model,
+            "stage": pending.stage,
             "verdict": outcome.verdict,
             "status": "pending" if outcome.verdict == "review" else "final",
             "tier": outcome.tier,
@@ -711,34 +742,110 @@ class _BatchRows:
 
 
 class _Pending:
-    """A decision on its way to the ledger: the request, its facts, and after the
-    commit its entry. Called by the ledger's writer as a work item."""
+    """A decision on its way to the ledger: what the request asked, its facts, and
+    after the commit its entry. Called by the ledger's writer as a work item, in
+    the request's process or in the writer process `govsvc serve` runs for several
+    workers on SQLite (`message` and `from_message` carry it there)."""
 
     def __init__(
         self,
         service: Service,
-        request: EvaluationRequest,
+        *,
+        pending_id: str,
+        raw: bytes,
         digest: str,
+        request: EvaluationRequest | None,
+        model: dict[str, Any],
+        stage: str,
+        token: TokenInfo,
+        idempotency_key: str | None,
+    ) -> None:
+        self.service = service
+        self.id = pending_id
+        self.raw = raw
+        self.digest = digest
+        self.request = request  # parsed from `raw` if it must be assessed again
+        self.model = model  # the request's `model`, as JSON
+        self.stage = stage
+        self.token = token
+        self.idempotency_key = idempotency_key
+        self.bundle: Bundle | None = None
+        self.facts: dict[str, Any] = {}
+        self.facts_json = "{}"
+        self.concluded: _Concluded | None = None
+        self.entry: Mapping[str, Any] = {}
+        self.leaf_hash = b""
+
+    @classmethod
+    def assessed(
+        cls,
+        service: Service,
+        request: EvaluationRequest,
+        raw: bytes,
         token: TokenInfo,
         idempotency_key: str | None,
         bundle: Bundle,
-    ) -> None:
-        self.service = service
-        self.request = request
-        self.digest = digest
-        self.token = token
-        self.idempotency_key = idempotency_key
-        self.id = str(uuid.uuid4())
-        self.entry: Mapping[str, Any] = {}
-        self.leaf_hash = b""
-        self.reassess(bundle)
+    ) -> _Pending:
+        pending = cls(
+            service,
+            pending_id=str(uuid.uuid4()),
+            raw=raw,
+            digest=request_digest(raw),
+            request=request,
+            model=request.model.model_dump(mode="json", exclude_none=True),
+            stage=request.stage,
+            token=token,
+            idempotency_key=idempotency_key,
+        )
+        pending.reassess(bundle)
+        return pending
 
     def reassess(self, bundle: Bundle) -> None:
+        if self.request is None:
+            self.request = parse_request_json(self.raw)
         self.bundle = bundle
         self.facts = assess_request(self.request, bundle)
         # Encoded once, here: the stored row and the answer both use this text.
         self.facts_json = dumps(self.facts)
-        self.concluded: _Concluded | None = None
+        self.concluded = None
+
+    def message(self) -> tuple[Any, ...]:
+        """What the writer process needs to record this decision: `from_message`."""
+        assert self.bundle is not None, "assess a decision before sending it"
+        return (
+            self.id,
+            self.raw,
+            self.digest,
+            self.model,
+            self.stage,
+            self.token,
+            self.idempotency_key,
+            self.bundle.digest,
+            self.facts,
+            self.facts_json,
+        )
+
+    @classmethod
+    def from_message(cls, service: Service, message: tuple[Any, ...]) -> _Pending:
+        (pending_id, raw, digest, model, stage, token, key, bundle_digest) = message[:8]
+        pending = cls(
+            service,
+            pending_id=pending_id,
+            raw=raw,
+            digest=digest,
+            request=None,
+            model=model,
+            stage=stage,
+            token=token,
+            idempotency_key=key,
+        )
+        loaded = service.bundles.loaded
+        if loaded is not None and loaded.digest == bundle_digest:
+            pending.bundle = loaded
+            pending.facts, pending.facts_json = message[8], message[9]
+        # Otherwise it has no bundle yet, and `_record` assesses it again under
+        # the one in force.
+        return pending
 
     def __call__(self, session: Session, append: Any) -> tuple[dict[str, Any], str]:
         return self.service._record(session, append, self)
@@ -750,13 +857,15 @@ class _Pending:
         batch), or as the batch's previous decision on the model will leave it.
         `_record` checks that guess under the lock."""
         service = works[0].service
-        models = sorted({work.request.model.name for work in works})
+        models = sorted({work.model["name"] for work in works})
         with service.engine.connect() as conn:
             guesses: dict[str, dict[str, Any] | None] = dict(
                 rows.read_tier_states(conn, models)
             )
         for work in works:
-            model = work.request.model.name
+            model = work.model["name"]
+            if work.bundle is None:
+                continue  # assessed again under the lock, then concluded
             try:
                 work.concluded = service._conclude(work, guesses.get(model))
             except Exception:  # raised again, to its caller, when `_record` concludes
@@ -767,7 +876,7 @@ class _Pending:
     def read_ahead(session: Session, works: list[_Pending]) -> None:
         """Before a batch's first decision: lock and read its models' tier states."""
         gathered = batch_rows(session, "service", _BatchRows)
-        models = sorted({work.request.model.name for work in works})
+        models = sorted({work.model["name"] for work in works})
         gathered.read_ahead(session.connection(), models)
 
 

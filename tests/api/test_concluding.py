@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from govsvc.api.service import Service, _Pending
 from govsvc.assess import parse_request_json
-from govsvc.decide import conclude, request_digest
+from govsvc.decide import conclude
 from govsvc.risk import TierState
 from govsvc.store import decisions as rows
 from govsvc.store import tokens
@@ -29,13 +29,8 @@ def _pending(api: Api, body: dict[str, Any]) -> _Pending:
     with service.engine.connect() as conn:
         token = tokens.lookup(conn, api.tokens["ci"])
     assert token is not None
-    return _Pending(
-        service,
-        parse_request_json(raw),
-        request_digest(raw),
-        token,
-        None,
-        service.bundle(),
+    return _Pending.assessed(
+        service, parse_request_json(raw), raw, token, None, service.bundle()
     )
 
 

@@ -109,7 +109,6 @@ def test_approval_and_decision_in_one_batch_keep_both_effects(api: Api) -> None:
     import time
 
     from govsvc.assess import parse_request_json
-    from govsvc.decide import request_digest
     from govsvc.store import tokens
     from govsvc.store.decisions import lock_tier_states
 
@@ -138,7 +137,7 @@ def test_approval_and_decision_in_one_batch_keep_both_effects(api: Api) -> None:
         time.sleep(0.001)
     decide = threading.Thread(
         target=lambda: asyncio.run(
-            service.decide(parse_request_json(raw), request_digest(raw), ci, None)
+            service.decide(parse_request_json(raw), raw, ci, None)
         )
     )
     decide.start()

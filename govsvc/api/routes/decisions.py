@@ -16,7 +16,6 @@ from govsvc.api.deps import ServiceDep
 from govsvc.api.models import ReviewIn
 from govsvc.api.service import Service
 from govsvc.assess import EvaluationRequest, parse_request_json
-from govsvc.decide import request_digest
 from govsvc.store.errors import BadRequest
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
@@ -84,7 +83,7 @@ async def create_decision(request: Request) -> Response:
             f"the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} "
             f"characters, found {len(idempotency_key)}"
         )
-    recorded = await service.decide(body, request_digest(raw), token, idempotency_key)
+    recorded = await service.decide(body, raw, token, idempotency_key)
     if not recorded.replayed:
         request.app.state.metrics.observe_decision(
             recorded.body["verdict"], time.perf_counter() - started
