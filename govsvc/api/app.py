@@ -6,13 +6,16 @@
     create_app(s)        per process: the app, its routes, errors and middleware
 
 `govsvc serve` runs `prepare` and then uvicorn with `create_app` as a factory, so each
-worker builds its own engine and ledger writer.
+worker builds its own engine and ledger. With several workers on SQLite it also
+runs one writer process that records every worker's decisions
+(`govsvc.api.writer`); a worker finds it through `GOVSVC_WRITER_SOCKET`.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +26,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from govsvc import __version__, logs
-from govsvc.api import problems
+from govsvc.api import problems, writer
 from govsvc.api.direct import DirectRoutes
 from govsvc.api.metrics import Metrics
 from govsvc.api.middleware import RequestMiddleware
@@ -109,10 +112,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "service", None) is None:
             app.state.service = build_service(settings)
-        _settle_process()
+        settle_process()
+        writer_socket = os.environ.get(writer.SOCKET_ENV)
+        if writer_socket:
+            app.state.service.writer = writer.WriterClient(writer_socket)
         try:
             yield
         finally:
+            if app.state.service.writer is not None:
+                await app.state.service.writer.close()
             app.state.service.close()
 
     # Looking up OpenTelemetry's providers cost an eighth of a /healthz request.
@@ -164,7 +172,7 @@ GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 _settled = False
 
 
-def _settle_process() -> None:
+def settle_process() -> None:
     """Once per serving process (each of uvicorn's workers starts afresh): logging
     as the `govsvc` command set it, the GIL's switch interval, the collector. Once,
     not per app: a process that builds many apps (the tests) would freeze each

@@ -173,6 +173,10 @@ class Service:
                 self._await_replay, token.id, idempotency_key or "", pending.digest
             )
         body, facts_json = answer
+        if body["bundle_digest"] != bundle.digest:
+            # A publication reached the writer process first, which assessed this
+            # decision again; load the new bundle here too, for the next ones.
+            await run_in_threadpool(self.bundle)
         log.info(
             "decision %s model=%s verdict=%s tier=%s in %.1f ms",
             body["id"],

@@ -75,16 +75,29 @@ def run(args: argparse.Namespace) -> int:
         settings.workers,
         _safe_url(settings.resolved_database_url),
     )
-    uvicorn.run(
-        "govsvc.api.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=None,  # keep the govsvc command's logging
-        access_log=False,  # the app logs one line per request itself
-        server_header=False,
-    )
+    # Several workers on one SQLite file: one process records all their decisions
+    # (govsvc.api.writer). One worker records its own, as every replica does on
+    # PostgreSQL.
+    writer = None
+    if settings.workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+        from govsvc.api.writer import SOCKET_ENV, WriterProcess
+
+        writer = WriterProcess().start()
+        os.environ[SOCKET_ENV] = writer.path
+    try:
+        uvicorn.run(
+            "govsvc.api.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=None,  # keep the govsvc command's logging
+            access_log=False,  # the app logs one line per request itself
+            server_header=False,
+        )
+    finally:
+        if writer is not None:
+            writer.stop()  # after the workers: their decisions in flight finish
     return 0
 
 

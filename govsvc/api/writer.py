@@ -1,0 +1,292 @@
+"""The ledger writer process: one for all of `govsvc serve`'s workers on SQLite.
+
+SQLite commits one transaction at a time. With a ledger writer thread in every
+worker, the workers' batches took turns at the write lock: each waited for the
+other's batch, and each held the lock longer than its own work took, since its
+writer thread shared the GIL and a core with its worker's event loop. One process
+that records every worker's decisions writes one stream of larger batches, and
+nothing else runs in it while it holds the lock.
+
+A worker assesses a request on its event loop as before, then sends the decision
+(`_Pending.message`) over a Unix socket to the writer process, which concludes,
+appends and commits it in its group-commit batches and sends back the answer with
+its receipt. Reviews and policy publications, which are rare, are still written by
+the worker that takes them, in their turn (`govsvc.ledger.turns`).
+
+Frames are a 4-byte big-endian length and a pickle. Pickle is safe here only
+because the socket lives in a directory that only the serving user can enter:
+whoever can connect to it could read the signing key already.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing
+import os
+import pickle
+import shutil
+import signal
+import struct
+import tempfile
+import threading
+from concurrent.futures import Future
+from functools import partial
+from multiprocessing.synchronize import Event
+from typing import Any
+
+from govsvc.store.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+# Set for the workers by `govsvc serve`: where the writer process listens.
+SOCKET_ENV = "GOVSVC_WRITER_SOCKET"
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 30.0
+
+_HEADER = struct.Struct(">I")
+
+Answer = tuple[dict[str, Any], str] | None
+
+
+def _frame(value: Any) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    return pickle.loads(await reader.readexactly(size))
+
+
+# -- in the workers ------------------------------------------------------------------
+
+
+class WriterClient:
+    """A worker's connection to the writer process, used on the worker's event loop.
+
+    Connects on first use and again after the writer process restarts; requests
+    waiting when the connection breaks fail with 503.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: asyncio.StreamWriter | None = None
+        self._waiting: dict[int, asyncio.Future[tuple[str, Any]]] = {}
+        self._ids = itertools.count()
+        self._connecting = asyncio.Lock()
+
+    async def record(self, message: tuple[Any, ...]) -> Answer:
+        """Have the writer process record a decision: what `Service.answer` gives
+        for it there, or the error it failed with, raised here."""
+        writer = await self._connected()
+        request_id = next(self._ids)
+        future: asyncio.Future[tuple[str, Any]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiting[request_id] = future
+        writer.write(_frame((request_id, message)))
+        await writer.drain()
+
+        kind, value = await future
+        if kind == "error":
+            raise value
+        answer: Answer = value
+        return answer
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    async def _connected(self) -> asyncio.StreamWriter:
+        async with self._connecting:
+            if self._writer is None:
+                try:
+                    reader, writer = await asyncio.open_unix_connection(self.path)
+                except OSError as exc:
+                    raise Unavailable(
+                        "the ledger writer process is not reachable "
+                        f"({exc.strerror or exc}); retry in a moment"
+                    ) from exc
+                self._writer = writer
+                asyncio.get_running_loop().create_task(self._read(reader, writer))
+            return self._writer
+
+    async def _read(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while True:
+                request_id, payload = await _read_frame(reader)
+                future = self._waiting.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(payload)
+        except (asyncio.IncompleteReadError, OSError, pickle.UnpicklingError):
+            pass
+        finally:
+            if self._writer is writer:
+                self._writer = None
+            writer.close()
+            waiting, self._waiting = self._waiting, {}
+            for future in waiting.values():
+                if not future.done():
+                    future.set_exception(
+                        Unavailable(
+                            "the ledger writer process went away before answering; "
+                            "the decision may have been recorded: retry with the "
+                            "same Idempotency-Key to get it"
+                        )
+                    )
+
+
+# -- in the writer process ------------------------------------------------------------
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """`exc` if it survives pickling (the service's own errors do), else a 503 that
+    names it."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return Unavailable(
+            f"the ledger writer failed: {type(exc).__name__}: {exc}; retry the "
+            "request, and see the server's log if it fails again"
+        )
+    return exc
+
+
+async def _connection(
+    service: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """One worker's requests, in order; answers go back as their batches commit."""
+    from govsvc.api.service import _Pending
+
+    loop = asyncio.get_running_loop()
+
+    def reply(request_id: int, pending: Any, done: Future[Any]) -> None:
+        try:
+            payload: tuple[str, Any] = ("ok", service.answer(pending, done))
+        except Exception as exc:
+            payload = ("error", _portable(exc))
+        if not writer.is_closing():
+            writer.write(_frame((request_id, payload)))
+
+    try:
+        while True:
+            request_id, message = await _read_frame(reader)
+            try:
+                pending = _Pending.from_message(service, message)
+            except Exception as exc:
+                writer.write(_frame((request_id, ("error", _portable(exc)))))
+                continue
+            future = service.ledger.submit_future(pending)
+            future.add_done_callback(
+                lambda done, rid=request_id, p=pending: loop.call_soon_threadsafe(
+                    reply, rid, p, done
+                )
+            )
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return  # the worker went away; its decisions in flight still commit
+    finally:
+        writer.close()
+
+
+async def _listen(service: Any, path: str, ready: Event) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+    server = await asyncio.start_unix_server(partial(_connection, service), path=path)
+    ready.set()
+    async with server:
+        await stop.wait()
+
+
+def _main(path: str, ready: Event) -> None:
+    """The writer process: settings from the environment, as the workers'."""
+    from govsvc.api.app import build_service, settle_process
+    from govsvc.settings import load_settings
+
+    # Ctrl-C reaches every process of the terminal's group; this one stops when
+    # `govsvc serve` tells it to, after the workers, so that their decisions in
+    # flight are recorded and answered.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settle_process()
+    service = build_service(load_settings())
+    try:
+        service.bundle()  # loaded before the first decision compares with it
+        asyncio.run(_listen(service, path, ready))
+    finally:
+        service.close()  # the ledger's queued work is committed first
+
+
+class WriterProcess:
+    """The writer process of one `govsvc serve`, started again if it dies."""
+
+    def __init__(self) -> None:
+        # A directory of its own, mode 0700: see the module docstring on pickle.
+        # Short, too: a Unix socket's path has a limit of about 100 bytes.
+        self._dir = tempfile.mkdtemp(prefix="govsvc-")
+        self.path = os.path.join(self._dir, "writer.sock")
+        self._context = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> WriterProcess:
+        self._spawn()
+        self._watcher = threading.Thread(
+            target=self._watch, name="govsvc-writer-watch", daemon=True
+        )
+        self._watcher.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(STOP_TIMEOUT_SECONDS)
+            if process.is_alive():
+                log.error(
+                    "the ledger writer process did not stop in %s s; killing it",
+                    STOP_TIMEOUT_SECONDS,
+                )
+                process.kill()
+                process.join()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _spawn(self) -> None:
+        ready = self._context.Event()
+        process = self._context.Process(
+            target=_main,
+            args=(self.path, ready),
+            name="govsvc-ledger-writer",
+            daemon=True,
+        )
+        process.start()
+        if not ready.wait(START_TIMEOUT_SECONDS):
+            process.kill()
+            raise RuntimeError(
+                "the ledger writer process did not start listening in "
+                f"{START_TIMEOUT_SECONDS:.0f} s; see its log lines above"
+            )
+        self._process = process
+        log.info("ledger writer process %s listening", process.pid)
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            self._process.join(0.5)
+            if self._process.is_alive() or self._stopping.is_set():
+                continue
+            log.error(
+                "the ledger writer process exited with code %s; starting another",
+                self._process.exitcode,
+            )
+            try:
+                self._spawn()
+            except Exception:
+                log.exception("could not restart the ledger writer process")
+                self._stopping.wait(1.0)

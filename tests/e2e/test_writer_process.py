@@ -1,0 +1,132 @@
+"""`govsvc serve --workers 2` on SQLite: one writer process records the decisions
+of both workers (`govsvc.api.writer`)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from api.helpers import GATE_POLICY, request_for
+
+from .conftest import Server, issue_tokens, start_server, stop_server
+
+RESTART_SECONDS = 60
+
+
+def _writer_pids(log_path: Path) -> list[int]:
+    return [
+        int(found)
+        for found in re.findall(
+            r"ledger writer process (\d+) listening", log_path.read_text()
+        )
+    ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _start(tmp_path: Path, log_path: Path) -> Server:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "gate.policy").write_text(GATE_POLICY)
+    with log_path.open("w") as log:
+        server = start_server(tmp_path / "data", policies, workers=2, log=log)
+    issue_tokens(server)
+    return server
+
+
+def test_decisions_retries_and_publications_go_through_the_writer(
+    tmp_path: Path,
+) -> None:
+    log_path = tmp_path / "server.log"
+    server = _start(tmp_path, log_path)
+    strict = GATE_POLICY.replace(
+        'warn "canary is watched" when stage == "canary"',
+        'deny "canary is closed" when stage == "canary"',
+    )
+    try:
+        with server.client("ci") as ci, server.client("author") as author:
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(
+                    pool.map(
+                        lambda i: ci.post(
+                            "/v1/decisions",
+                            json=request_for("canary"),
+                            headers={"Idempotency-Key": f"run-{i % 10}"},
+                        ),
+                        range(30),
+                    )
+                )
+            other_body = ci.post(
+                "/v1/decisions",
+                json=request_for("staging"),
+                headers={"Idempotency-Key": "run-0"},
+            )
+            published = author.put(
+                "/v1/policies/gate",
+                content=strict,
+                headers={"content-type": "text/plain"},
+            )
+            # Several, so that both workers answer at least one.
+            after = [
+                ci.post("/v1/decisions", json=request_for("canary")).json()
+                for _ in range(6)
+            ]
+        writers = _writer_pids(log_path)
+    finally:
+        stop_server(server)
+
+    assert len(writers) == 1
+    assert not _alive(writers[0]), "the writer process outlived the server"
+    # Ten keys: ten decisions, each answered once with 201 and replayed with 200.
+    assert len({a.json()["id"] for a in answers}) == 10
+    assert sorted(a.status_code for a in answers) == [200] * 20 + [201] * 10
+    assert {a.json()["verdict"] for a in answers} == {"warn"}
+    assert other_body.status_code == 409
+    assert published.status_code == 200
+    assert {a["verdict"] for a in after} == {"deny"}
+    assert {a["bundle_digest"] for a in after} == {published.json()["bundle_digest"]}
+
+
+def test_a_writer_process_that_dies_is_started_again(tmp_path: Path) -> None:
+    log_path = tmp_path / "server.log"
+    server = _start(tmp_path, log_path)
+    statuses = []
+    try:
+        with server.client("ci") as ci:
+            assert ci.post("/v1/decisions", json=request_for()).status_code == 201
+            (first,) = _writer_pids(log_path)
+            os.kill(first, signal.SIGKILL)
+
+            deadline = time.monotonic() + RESTART_SECONDS
+            while time.monotonic() < deadline:
+                response = ci.post("/v1/decisions", json=request_for())
+                statuses.append(response.status_code)
+                if response.status_code == 201:
+                    break
+                assert response.headers["content-type"] == "application/problem+json"
+                time.sleep(0.1)
+            again = [
+                ci.post("/v1/decisions", json=request_for()).status_code
+                for _ in range(4)
+            ]
+        log = log_path.read_text()
+        writers = _writer_pids(log_path)
+    finally:
+        stop_server(server)
+
+    # Until the new one listens, a decision is refused with a 503, never a 500.
+    assert set(statuses) <= {201, 503}
+    assert statuses[-1] == 201
+    assert again == [201] * 4
+    assert "the ledger writer process exited with code -9" in log
+    assert len(writers) == 2 and writers[0] == first
