@@ -56,6 +56,10 @@ T = TypeVar("T")
 # ours fails on the key; wait this long for its row before giving up with a 409.
 IDEMPOTENCY_WAIT_SECONDS = 5.0
 
+# Tier states a process remembers as guesses (`Service.states_seen`): a few
+# hundred bytes each.
+MAX_STATES_SEEN = 100_000
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -96,6 +100,11 @@ class Service:
         # Set in each worker of `govsvc serve` when a writer process records the
         # decisions of all of them (`govsvc.api.writer`).
         self.writer: WriterClient | None = None
+        # Each model's tier state as this process's batches last read or wrote it:
+        # the guess `_Pending.prepare` concludes from. Checked under the lock, so a
+        # stale one (another process's decision or review) costs a second
+        # conclusion, never a wrong one.
+        self.states_seen: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         self.ledger.close()
@@ -249,7 +258,7 @@ class Service:
         # if the state the batch holds now is another (a decision on the same model
         # by another process, or a review, came first).
         model = pending.model["name"]
-        gathered = batch_rows(session, "service", _BatchRows)
+        gathered = self._batch_rows(session)
         stored = gathered.tier_state(conn, model)
         concluded = pending.concluded
         if concluded is None or concluded.previous != stored:
@@ -303,6 +312,9 @@ class Service:
             },
         )
         return body, concluded.facts_json
+
+    def _batch_rows(self, session: Session) -> _BatchRows:
+        return batch_rows(session, "service", lambda: _BatchRows(self.states_seen))
 
     def _conclude(self, pending: _Pending, stored: dict[str, Any] | None) -> _Concluded:
         """Everything of a decision that its place in the ledger does not change,
@@ -551,7 +563,7 @@ class Service:
             if approve:
                 # Through the batch's tier states, which a decision of the same
                 # model in this batch reads and writes too.
-                gathered = batch_rows(session, "service", _BatchRows)
+                gathered = self._batch_rows(session)
                 stored = gathered.tier_state(conn, row.model)
                 if stored is not None:
                     before = TierState.from_dict(stored)
@@ -714,15 +726,17 @@ class _BatchRows:
     - the decision rows, likewise written together.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, seen: dict[str, dict[str, Any]]) -> None:
         self.decisions: list[dict[str, Any]] = []
         self.states: dict[str, dict[str, Any] | None] = {}
         self.updates: dict[str, dict[str, Any]] = {}
+        self.seen = seen  # the process's `Service.states_seen`
 
     def read_ahead(self, conn: sa.Connection, models: list[str]) -> None:
         found = rows.lock_tier_states(conn, models)
         for model in models:
             self.states.setdefault(model, found.get(model))
+        self.seen.update(found)
 
     def tier_state(self, conn: sa.Connection, model: str) -> dict[str, Any] | None:
         if model in self.states:
@@ -737,6 +751,9 @@ class _BatchRows:
         """An item's new state for `model`; `update` when it is stored already (a
         new model's first state is inserted by the item itself)."""
         self.states[model] = state
+        if len(self.seen) >= MAX_STATES_SEEN:
+            self.seen.clear()  # crude, but bounded; it refills batch by batch
+        self.seen[model] = state
         if update:
             self.updates[model] = {"b_model": model, "b_state": state, "b_at": at}
 
@@ -857,15 +874,22 @@ class _Pending:
     @staticmethod
     def prepare(works: list[_Pending]) -> None:
         """Before the batch's transaction and the write lock: conclude each decision
-        from its model's tier state as last committed (one unlocked read for the
-        batch), or as the batch's previous decision on the model will leave it.
-        `_record` checks that guess under the lock."""
+        from its model's tier state as this process last saw it (`states_seen`;
+        one unlocked read for the models it has not seen), or as the batch's
+        previous decision on the model will leave it. `_record` checks that guess
+        under the lock."""
         service = works[0].service
-        models = sorted({work.model["name"] for work in works})
-        with service.engine.connect() as conn:
-            guesses: dict[str, dict[str, Any] | None] = dict(
-                rows.read_tier_states(conn, models)
-            )
+        seen = service.states_seen
+        guesses: dict[str, dict[str, Any] | None] = {}
+        unseen = []
+        for model in {work.model["name"] for work in works}:
+            if model in seen:
+                guesses[model] = seen[model]
+            else:
+                unseen.append(model)
+        if unseen:
+            with service.engine.connect() as conn:
+                guesses.update(rows.read_tier_states(conn, unseen))
         for work in works:
             model = work.model["name"]
             if work.bundle is None:
@@ -879,7 +903,7 @@ class _Pending:
     @staticmethod
     def read_ahead(session: Session, works: list[_Pending]) -> None:
         """Before a batch's first decision: lock and read its models' tier states."""
-        gathered = batch_rows(session, "service", _BatchRows)
+        gathered = works[0].service._batch_rows(session)
         models = sorted({work.model["name"] for work in works})
         gathered.read_ahead(session.connection(), models)
 

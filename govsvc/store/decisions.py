@@ -14,8 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from govsvc.ledger.storage import placeholder
+from govsvc.ledger.storage import on_driver, placeholder
 from govsvc.store.errors import BadRequest, NotFound
+from govsvc.store.jsontext import dumps
 from govsvc.store.tables import (
     decisions,
     idempotency_keys,
@@ -38,19 +39,8 @@ _LOCK_TIER_STATE = (
     .where(tier_states.c.model == sa.bindparam("b_model"))
     .with_for_update()
 )
-_LOCK_TIER_STATES = (
-    sa.select(tier_states.c.model, tier_states.c.state)
-    .where(tier_states.c.model.in_(sa.bindparam("b_models", expanding=True)))
-    .order_by(tier_states.c.model)
-    .with_for_update()
-)
 _READ_TIER_STATES = sa.select(tier_states.c.model, tier_states.c.state).where(
     tier_states.c.model.in_(sa.bindparam("b_models", expanding=True))
-)
-_UPDATE_TIER_STATE = (
-    tier_states.update()
-    .where(tier_states.c.model == sa.bindparam("b_model"))
-    .values(state=sa.bindparam("b_state"), updated_at=sa.bindparam("b_at"))
 )
 _INSERT_TIER_STATE = tier_states.insert()
 _INSERT_TIER_CHANGE = tier_history.insert()
@@ -113,7 +103,7 @@ def insert_decisions(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
     if values:
         sql = _insert_decisions_sql(conn.dialect.name, placeholder(conn))
         rows = [tuple(row[name] for name in DECISION_COLUMNS) for row in values]
-        conn.exec_driver_sql(sql, rows)
+        on_driver(conn, sql, rows, many=True)
 
 
 def get_decision(conn: sa.Connection, decision_id: str) -> sa.Row[Any]:
@@ -244,11 +234,23 @@ def lock_tier_states(
 ) -> dict[str, dict[str, Any]]:
     """The stored tier states of `models` (those that have one), locked until the
     transaction ends. Locked in the order of their names, as every caller asks, so
-    that two replicas locking overlapping sets cannot deadlock."""
+    that two replicas locking overlapping sets cannot deadlock. Through the driver:
+    every ledger batch of decisions runs it while holding the write lock."""
     if not models:
         return {}
-    found = conn.execute(_LOCK_TIER_STATES, {"b_models": sorted(models)})
-    return {row.model: dict(row.state) for row in found}
+    mark = placeholder(conn)
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    found = on_driver(
+        conn,
+        f"SELECT model, state FROM tier_states WHERE model IN "
+        f"({', '.join([mark] * len(models))}) ORDER BY model{lock}",
+        sorted(models),
+    )
+    # PostgreSQL's driver decodes a json column; SQLite's gives its text.
+    return {
+        model: state if isinstance(state, dict) else json.loads(state)
+        for model, state in found
+    }
 
 
 def read_tier_states(
@@ -271,9 +273,19 @@ def insert_tier_state(
 
 
 def update_tier_states(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
-    """Many models' tier states in one executemany: `b_model`, `b_state`, `b_at`."""
-    if values:
-        conn.execute(_UPDATE_TIER_STATE, values)
+    """Many models' tier states in one executemany: `b_model`, `b_state`, `b_at`.
+    Through the driver, as `lock_tier_states`."""
+    if not values:
+        return
+    mark = placeholder(conn)
+    state = f"CAST({mark} AS JSON)" if conn.dialect.name == "postgresql" else mark
+    on_driver(
+        conn,
+        f"UPDATE tier_states SET state = {state}, updated_at = {mark} "
+        f"WHERE model = {mark}",
+        [(dumps(v["b_state"]), v["b_at"], v["b_model"]) for v in values],
+        many=True,
+    )
 
 
 def record_tier_change(conn: sa.Connection, **values: Any) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from govsvc.ledger.storage import placeholder
+from govsvc.ledger.storage import on_driver, placeholder
 from govsvc.store.errors import BadRequest, NotFound
 from govsvc.store.tables import service_meta, tokens
 from govsvc.store.time import now
@@ -102,10 +102,12 @@ def is_live(conn: sa.Connection, token_id: str) -> bool:
     # Read by every ledger batch of decisions: SQL for the driver (see
     # `policies.current_version`).
     mark = placeholder(conn)
-    found = conn.exec_driver_sql(
-        f"SELECT 1 FROM tokens WHERE id = {mark} AND revoked_at IS NULL", (token_id,)
+    found = on_driver(
+        conn,
+        f"SELECT 1 FROM tokens WHERE id = {mark} AND revoked_at IS NULL",
+        (token_id,),
     )
-    return found.first() is not None
+    return bool(found)
 
 
 class TokenCache:
