@@ -56,8 +56,10 @@ def _signer(settings: Settings) -> Signer:
     return load_or_create_signer(settings.signing_key_path, settings.signer_name)
 
 
-def build_service(settings: Settings) -> Service:
-    """The engine, the ledger and the bundle cache of one process."""
+def build_service(settings: Settings, *, checkpoint_wal: bool = True) -> Service:
+    """The engine, the ledger and the bundle cache of one process. On SQLite, with
+    `checkpoint_wal` it copies the write-ahead log into the database from a thread
+    (`WalCheckpointer`): one process per database does, the one that writes most."""
     from govsvc.ledger.log import Ledger
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +70,9 @@ def build_service(settings: Settings) -> Service:
         auto_checkpoint=not sqlite,
     )
     ledger = Ledger(engine, _signer(settings), settings.log_origin)
-    checkpointer = WalCheckpointer(engine).start() if sqlite else None
+    checkpointer = (
+        WalCheckpointer(engine).start() if sqlite and checkpoint_wal else None
+    )
     return Service(settings, engine, ledger, checkpointer=checkpointer)
 
 
@@ -110,10 +114,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(app.state, "service", None) is None:
-            app.state.service = build_service(settings)
-        settle_process()
         writer_socket = os.environ.get(writer.SOCKET_ENV)
+        if getattr(app.state, "service", None) is None:
+            # With a writer process, it checkpoints the log: it writes nearly all.
+            app.state.service = build_service(
+                settings, checkpoint_wal=not writer_socket
+            )
+        settle_process()
         if writer_socket:
             app.state.service.writer = writer.WriterClient(writer_socket)
         try:
