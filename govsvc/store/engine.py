@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from govsvc.ledger.turns import WriterTurns
 from govsvc.store.jsontext import dumps
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other rather than fail
 # schema); with a pool of 10 under 16 concurrent requests that was a tenth of the
 # server's CPU (docs/api.md, "Speed"). An idle SQLite connection costs only memory.
 SQLITE_MIN_POOL_SIZE = 48
+
+# The write-ahead log is started over once it holds this many frames (of 4 kB),
+# all copied into the database (`WalCheckpointer.restart`): 64 MB on disk at most,
+# a few seconds of writes at full load.
+RESTART_FRAMES = 16_384
+RESTART_WAIT_MS = 50
 
 
 def _sqlite_pragmas(
@@ -83,9 +90,16 @@ class WalCheckpointer:
     or a reader, and a log that a reader still needs waits for the next one.
     """
 
-    def __init__(self, engine: sa.Engine, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        interval: float = 0.5,
+        restart_frames: int = RESTART_FRAMES,
+    ) -> None:
         self.engine = engine
         self.interval = interval
+        self.restart_frames = restart_frames
+        self._turns = WriterTurns(engine)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="govsvc-wal-checkpoint", daemon=True
@@ -100,6 +114,7 @@ class WalCheckpointer:
         if self._thread.is_alive():
             self._thread.join()
         self.checkpoint()  # what the last interval left
+        self._turns.close()
 
     def checkpoint(self) -> tuple[int, int]:
         """(frames in the log, frames copied) after one PASSIVE checkpoint."""
@@ -108,9 +123,33 @@ class WalCheckpointer:
         _busy, in_log, copied = row
         return int(in_log), int(copied)
 
+    def restart(self) -> bool:
+        """Start the log over (truncated to nothing), once every frame is in the
+        database; False if a reader still needed it (try again later).
+
+        A passive checkpoint never does: SQLite starts the log over only when a
+        writer finds no reader on it, and under steady load there nearly always is
+        one, so the log grew by tens of megabytes a second without end. A TRUNCATE
+        checkpoint waits for those readers and holds new writers meanwhile: it runs
+        in the ledger writers' turn (they queue on the turn, not in SQLite's busy
+        handler) and waits at most `RESTART_WAIT_MS` for readers, which take
+        milliseconds.
+        """
+        with self._turns.turn(), self.engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
+            try:
+                busy, _in_log, _copied = conn.exec_driver_sql(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).one()
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        return not busy
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.checkpoint()
+                in_log, copied = self.checkpoint()
+                if copied == in_log and in_log >= self.restart_frames:
+                    self.restart()
             except sa.exc.SQLAlchemyError as exc:  # retried at the next interval
                 log.warning("write-ahead log checkpoint failed: %s", exc)

@@ -58,3 +58,50 @@ def test_default_engine_keeps_sqlite_auto_checkpoint(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
     engine.dispose()
+
+
+def _reading(engine: sa.Engine) -> sa.Connection:
+    """A connection in the middle of a read transaction, begun while the log held
+    frames the database did not: it reads them from the log until it ends."""
+    conn = engine.connect()
+    conn.exec_driver_sql("BEGIN")
+    conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+    return conn
+
+
+def test_a_log_that_readers_keep_alive_is_started_over(tmp_path: Path) -> None:
+    path = tmp_path / "ck.db"
+    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+    checkpointer = WalCheckpointer(engine, restart_frames=100)
+    _write_rows(engine, 200)
+    reader = _reading(engine)
+    checkpointer.checkpoint()
+    # Every frame is in the database, but a reader is still on the log: the next
+    # writer appends to it rather than start it over.
+    _write_rows(engine, 20)
+    reader.close()
+    grown, copied = checkpointer.checkpoint()
+    assert copied == grown > 400
+
+    assert checkpointer.restart()
+
+    assert Path(f"{path}-wal").stat().st_size == 0
+    checkpointer.stop()
+    engine.dispose()
+
+
+def test_a_restart_gives_up_while_a_reader_needs_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "ck.db"
+    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+    checkpointer = WalCheckpointer(engine)
+    _write_rows(engine, 20)
+    reader = _reading(engine)
+    checkpointer.checkpoint()
+
+    assert not checkpointer.restart()
+    assert Path(f"{path}-wal").stat().st_size > 0
+
+    reader.close()
+    assert checkpointer.restart()
+    checkpointer.stop()
+    engine.dispose()
