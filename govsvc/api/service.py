@@ -169,8 +169,16 @@ class Service:
             bundle = await run_in_threadpool(self.bundle)
         pending = _Pending.assessed(self, request, raw, token, idempotency_key, bundle)
 
+        answer: tuple[dict[str, Any], str] | None = None
         if self.writer is not None:
-            answer = await self.writer.record(pending.message())
+            sent = await self.writer.record(pending.message())
+            if sent is not None:
+                body, facts_json = sent
+                if facts_json is None:
+                    # Concluded from the facts this process sent: the writer left
+                    # out their JSON, and the risk is all it would have added.
+                    facts_json = _with_risk(pending.facts_json, body["risk"])
+                answer = body, facts_json
         else:
             future = self.ledger.submit_future(pending)
             with contextlib.suppress(Exception):  # `answer` raises it

@@ -44,10 +44,13 @@ log = logging.getLogger(__name__)
 SOCKET_ENV = "GOVSVC_WRITER_SOCKET"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
+ORPHAN_CHECK_SECONDS = 1.0
 
 _HEADER = struct.Struct(">I")
 
-Answer = tuple[dict[str, Any], str] | None
+# A decision's answer body, and its facts' JSON, or None when they are the facts
+# the worker sent with the risk added (the worker adds it: it has the rest).
+Answer = tuple[dict[str, Any], str | None] | None
 
 
 def _frame(value: Any) -> bytes:
@@ -167,7 +170,12 @@ async def _connection(
 
     def reply(request_id: int, pending: Any, done: Future[Any]) -> None:
         try:
-            payload: tuple[str, Any] = ("ok", service.answer(pending, done))
+            answer = service.answer(pending, done)
+            if answer is not None and pending.request is None:
+                # Not assessed again here (it would have been parsed): the worker
+                # holds these facts already, and 10 kB less goes back to it.
+                answer = answer[0], None
+            payload: tuple[str, Any] = ("ok", answer)
         except Exception as exc:
             payload = ("error", _portable(exc))
         if not writer.is_closing():
@@ -197,11 +205,23 @@ async def _listen(service: Any, path: str, ready: Event) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    watching = loop.create_task(_stop_when_orphaned(stop))
 
     server = await asyncio.start_unix_server(partial(_connection, service), path=path)
     ready.set()
     async with server:
         await stop.wait()
+    watching.cancel()
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    # `govsvc serve` stops this process after its workers; if it was killed
+    # instead, nothing would, and the process would hold the database open.
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(ORPHAN_CHECK_SECONDS)
+    log.warning("govsvc serve went away; the ledger writer process stops")
+    stop.set()
 
 
 def _main(path: str, ready: Event) -> None:

@@ -27,11 +27,12 @@ def _writer_pids(log_path: Path) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
+    """Running, not gone and not a zombie waiting for a parent to reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return "\nState:\tZ" not in status
 
 
 def _start(tmp_path: Path, log_path: Path) -> Server:
@@ -81,6 +82,12 @@ def test_decisions_retries_and_publications_go_through_the_writer(
                 ci.post("/v1/decisions", json=request_for("canary")).json()
                 for _ in range(6)
             ]
+            # The answers' facts are the stored ones, risk included, whether the
+            # writer concluded from the worker's facts or assessed them again.
+            stored = [
+                ci.get(f"/v1/decisions/{a['id']}").json()
+                for a in [answers[0].json(), *after]
+            ]
         writers = _writer_pids(log_path)
     finally:
         stop_server(server)
@@ -95,6 +102,9 @@ def test_decisions_retries_and_publications_go_through_the_writer(
     assert published.status_code == 200
     assert {a["verdict"] for a in after} == {"deny"}
     assert {a["bundle_digest"] for a in after} == {published.json()["bundle_digest"]}
+    for answer, row in zip([answers[0].json(), *after], stored, strict=True):
+        assert answer["facts"] == row["facts"]
+        assert answer["facts"]["risk"]["tier"] == answer["tier"]
 
 
 def test_a_writer_process_that_dies_is_started_again(tmp_path: Path) -> None:
@@ -130,3 +140,30 @@ def test_a_writer_process_that_dies_is_started_again(tmp_path: Path) -> None:
     assert again == [201] * 4
     assert "the ledger writer process exited with code -9" in log
     assert len(writers) == 2 and writers[0] == first
+
+
+def test_the_writer_process_stops_when_serve_is_killed(tmp_path: Path) -> None:
+    log_path = tmp_path / "server.log"
+    server = _start(tmp_path, log_path)
+    (writer,) = _writer_pids(log_path)
+    workers = [
+        int(pid)
+        for pid in Path(
+            f"/proc/{server.process.pid}/task/{server.process.pid}/children"
+        )
+        .read_text()
+        .split()
+        if int(pid) != writer
+    ]
+
+    server.process.kill()  # no chance to stop its children
+    server.process.wait()
+    deadline = time.monotonic() + RESTART_SECONDS
+    while _alive(writer) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in workers:  # uvicorn's workers are not ours to watch; clean up
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+    assert not _alive(writer)
+    assert "the ledger writer process stops" in log_path.read_text()
