@@ -171,7 +171,11 @@ class Service:
 
         answer: tuple[dict[str, Any], str] | None = None
         if self.writer is not None:
-            sent = await self.writer.record(pending.message())
+            try:
+                sent = await self.writer.record(pending.message())
+            except Unauthenticated:
+                self.tokens_seen.forget(token.id)  # revoked: the writer found out
+                raise
             if sent is not None:
                 body, facts_json = sent
                 if facts_json is None:

@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 from api.helpers import GATE_POLICY, request_for
 
 from .conftest import Server, issue_tokens, start_server, stop_server
@@ -105,6 +106,35 @@ def test_decisions_retries_and_publications_go_through_the_writer(
     for answer, row in zip([answers[0].json(), *after], stored, strict=True):
         assert answer["facts"] == row["facts"]
         assert answer["facts"]["risk"]["tier"] == answer["tier"]
+
+
+def test_a_revoked_token_is_refused_where_it_was_seen_live(tmp_path: Path) -> None:
+    # A worker remembers the tokens it has seen live (the client's keep-alive
+    # connection stays with one); the writer process checks them in every batch,
+    # so a revocation holds at once.
+    log_path = tmp_path / "server.log"
+    server = _start(tmp_path, log_path)
+    try:
+        with server.client("admin") as admin:
+            created = admin.post("/v1/tokens", json={"roles": ["ci"]}).json()
+            with httpx.Client(
+                base_url=server.url,
+                headers={"Authorization": f"Bearer {created['token']}"},
+                timeout=30,
+            ) as ci:
+                before = [
+                    ci.post("/v1/decisions", json=request_for()).status_code
+                    for _ in range(8)
+                ]
+                revoked = admin.delete(f"/v1/tokens/{created['id']}").status_code
+                after = [ci.post("/v1/decisions", json=request_for()) for _ in range(8)]
+    finally:
+        stop_server(server)
+
+    assert before == [201] * 8
+    assert revoked == 204
+    assert [a.status_code for a in after] == [401] * 8
+    assert {a.headers["content-type"] for a in after} == {"application/problem+json"}
 
 
 def test_a_writer_process_that_dies_is_started_again(tmp_path: Path) -> None:
