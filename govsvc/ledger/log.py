@@ -397,6 +397,7 @@ class Ledger:
         self._writer_lock = threading.Lock()
         self._node_cache: dict[merkle.Piece, bytes] = {}
         self._turns = WriterTurns(engine)
+        self._last_frontier: _Frontier | None = None  # after the last batch committed
 
         with engine.begin() as conn:
             storage.ensure_head(conn)
@@ -571,7 +572,15 @@ class Ledger:
         conn = session.connection()
         self._begin_immediate(conn)
         size = storage.lock_head(conn)
-        batch = _Batch(session, _Frontier.load(conn, size))
+        # The right edge as this writer's last batch left it, if no other appender
+        # (another process's review or publication) has grown the tree since: the
+        # entries below a size never change, so neither do its subtrees.
+        last = self._last_frontier
+        if last is not None and last.size == size:
+            frontier = last.copy()
+        else:
+            frontier = _Frontier.load(conn, size)
+        batch = _Batch(session, frontier)
         right_edge = list(batch.frontier.peaks)
         session.info[_BATCH_KEY] = batch
         # A work item that rolls back the shared transaction voids the batch:
@@ -625,6 +634,7 @@ class Ledger:
         )
         session.info[_ENDING_KEY] = True
         session.commit()
+        self._last_frontier = frontier.copy()
         log.debug(
             "ledger batch: %s items, entries [%s, %s)", len(items), size, frontier.size
         )

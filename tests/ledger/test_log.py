@@ -546,3 +546,20 @@ def test_sqlite_writer_waits_for_another_process_lock(tmp_path: Any) -> None:
     finally:
         ledger.close()
         ledger.engine.dispose()
+
+
+def test_batches_after_another_appender_read_the_tree_afresh(ledger: Ledger) -> None:
+    # The writer reuses the right edge its last batch left when the size has not
+    # moved; another appender (here a direct append, as another process's would
+    # be) moves it, and the next batch must fold from the stored tree.
+    first = ledger.submit(lambda _s, append: append(_entry(0)))
+    second = ledger.submit(lambda _s, append: append(_entry(1)))
+    _append_direct(ledger, 7)
+    third = ledger.submit(lambda _s, append: append(_entry(7)))
+    fourth = ledger.submit(lambda _s, append: append(_entry(8)))
+
+    ref = _reference(9)
+    assert [c.checkpoint.size for c in (first, second, third, fourth)] == [1, 2, 8, 9]
+    for done in (first, second, third, fourth):
+        assert done.checkpoint.root == ref.root(done.checkpoint.size)
+    assert fourth.inclusion_proof(ledger, 8) == ref.inclusion_proof(8, 9)
