@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 SOCKET_ENV = "GOVSVC_WRITER_SOCKET"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
+# A batch takes milliseconds; past this, the writer process is stuck (SQLite's own
+# busy timeout, 30 s, has run out before).
+ANSWER_TIMEOUT_SECONDS = 60.0
 ORPHAN_CHECK_SECONDS = 1.0
 
 _HEADER = struct.Struct(">I")
@@ -79,6 +82,7 @@ class WriterClient:
         self._waiting: dict[int, asyncio.Future[tuple[str, Any]]] = {}
         self._ids = itertools.count()
         self._connecting = asyncio.Lock()
+        self._reading: asyncio.Task[None] | None = None  # kept, or it may be collected
 
     async def record(self, message: tuple[Any, ...]) -> Answer:
         """Have the writer process record a decision: what `Service.answer` gives
@@ -92,7 +96,16 @@ class WriterClient:
         writer.write(_frame((request_id, message)))
         await writer.drain()
 
-        kind, value = await future
+        try:
+            async with asyncio.timeout(ANSWER_TIMEOUT_SECONDS):
+                kind, value = await future
+        except TimeoutError:
+            self._waiting.pop(request_id, None)
+            raise Unavailable(
+                f"the ledger writer process did not answer in "
+                f"{ANSWER_TIMEOUT_SECONDS:g} s; the decision may have been "
+                "recorded: retry with the same Idempotency-Key to get it"
+            ) from None
         if kind == "error":
             raise value
         answer: Answer = value
@@ -104,6 +117,8 @@ class WriterClient:
             self._writer = None
 
     async def _connected(self) -> asyncio.StreamWriter:
+        if self._writer is not None:
+            return self._writer
         async with self._connecting:
             if self._writer is None:
                 try:
@@ -114,7 +129,9 @@ class WriterClient:
                         f"({exc.strerror or exc}); retry in a moment"
                     ) from exc
                 self._writer = writer
-                asyncio.get_running_loop().create_task(self._read(reader, writer))
+                self._reading = asyncio.get_running_loop().create_task(
+                    self._read(reader, writer)
+                )
             return self._writer
 
     async def _read(
