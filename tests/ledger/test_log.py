@@ -563,3 +563,27 @@ def test_batches_after_another_appender_read_the_tree_afresh(ledger: Ledger) -> 
     for done in (first, second, third, fourth):
         assert done.checkpoint.root == ref.root(done.checkpoint.size)
     assert fourth.inclusion_proof(ledger, 8) == ref.inclusion_proof(8, 9)
+
+
+def test_a_committed_batch_leaves_nothing_for_the_cycle_collector(
+    ledger: Ledger,
+) -> None:
+    import gc
+
+    from govsvc.ledger.log import _Batch, _BatchSession
+
+    ledger.submit(lambda _s, append: append(_entry(0)))  # the writer is running
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for i in range(1, 6):
+            ledger.submit(lambda _s, append, i=i: append(_entry(i)))
+        gc.collect()
+        ours = [o for o in gc.garbage if isinstance(o, _Batch | _BatchSession)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+    # Each batch's session, batch and rows are freed as soon as it ends, not when
+    # the collector comes by (in the writer process, pauses of up to 100 ms).
+    assert ours == []
