@@ -24,12 +24,14 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other rather than fail
 # server's CPU (docs/api.md, "Speed"). An idle SQLite connection costs only memory.
 SQLITE_MIN_POOL_SIZE = 48
 
-# The write-ahead log is started over once it holds this many frames (of 4 kB),
-# all copied into the database (`WalCheckpointer.restart`): 256 MB on disk at most,
-# ten seconds or so of writes at full load. Starting it over holds the writers
-# for 15 to 40 ms (the checkpoint syncs the database file), up to 140 ms seen on a
-# loaded machine: rarely enough, at this size, to stay out of the 99th percentile.
-RESTART_FRAMES = 65_536
+# The write-ahead log is started over (`WalCheckpointer.restart`) once every frame
+# is in the database and either no commit came for a whole interval and the log
+# holds IDLE_RESTART_FRAMES (of 4 kB), or it holds RESTART_FRAMES whatever the load.
+# A restart holds the writers for 15 to 40 ms (the checkpoint syncs the database
+# file), up to 140 ms seen on a loaded machine: in a pause it holds up nobody, and
+# under sustained load, at 1 GB, it comes about once a minute.
+IDLE_RESTART_FRAMES = 1_024
+RESTART_FRAMES = 262_144
 RESTART_WAIT_MS = 20
 
 
@@ -97,10 +99,13 @@ class WalCheckpointer:
         engine: sa.Engine,
         interval: float = 0.5,
         restart_frames: int = RESTART_FRAMES,
+        idle_restart_frames: int = IDLE_RESTART_FRAMES,
     ) -> None:
         self.engine = engine
         self.interval = interval
         self.restart_frames = restart_frames
+        self.idle_restart_frames = idle_restart_frames
+        self._last_in_log = -1
         self._turns = WriterTurns(engine)
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -147,11 +152,23 @@ class WalCheckpointer:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         return not busy
 
+    def restart_due(self, in_log: int, copied: int) -> bool:
+        """Whether to start the log over after a passive checkpoint that left
+        `in_log` frames in it, `copied` of them in the database. Called once a
+        pass: a log the same size as at the last pass saw no commit since."""
+        idle = in_log == self._last_in_log
+        self._last_in_log = in_log
+        if copied != in_log:
+            return False  # a reader still needs frames the database lacks
+        if idle:
+            return in_log >= self.idle_restart_frames
+        return in_log >= self.restart_frames
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 in_log, copied = self.checkpoint()
-                if copied == in_log and in_log >= self.restart_frames:
-                    self.restart()
+                if self.restart_due(in_log, copied) and self.restart():
+                    self._last_in_log = 0
             except sa.exc.SQLAlchemyError as exc:  # retried at the next interval
                 log.warning("write-ahead log checkpoint failed: %s", exc)

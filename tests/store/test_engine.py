@@ -105,3 +105,21 @@ def test_a_restart_gives_up_while_a_reader_needs_the_log(tmp_path: Path) -> None
     assert checkpointer.restart()
     checkpointer.stop()
     engine.dispose()
+
+
+def test_the_log_is_started_over_in_a_pause_or_past_its_limit(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ck.db'}", auto_checkpoint=False)
+    checkpointer = WalCheckpointer(engine, restart_frames=1000, idle_restart_frames=10)
+
+    # Under load (the log grows from pass to pass): only past the limit.
+    assert not checkpointer.restart_due(500, 500)
+    assert not checkpointer.restart_due(900, 900)
+    assert checkpointer.restart_due(1200, 1200)
+    # Nothing committed since the last pass: a pause, and a small log will do.
+    assert checkpointer.restart_due(1200, 1200)
+    assert not checkpointer.restart_due(5, 5)
+    assert not checkpointer.restart_due(5, 5)  # idle, but below the idle size
+    # Never while a reader holds back part of the log.
+    assert not checkpointer.restart_due(2000, 1500)
+    assert not checkpointer.restart_due(2000, 1500)
+    engine.dispose()
