@@ -222,7 +222,7 @@ async def _listen(service: Any, path: str, ready: Event) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    watching = loop.create_task(_stop_when_orphaned(stop))
+    watching = loop.create_task(_stop_when_orphaned(stop, path))
 
     server = await asyncio.start_unix_server(partial(_connection, service), path=path)
     ready.set()
@@ -231,13 +231,16 @@ async def _listen(service: Any, path: str, ready: Event) -> None:
     watching.cancel()
 
 
-async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+async def _stop_when_orphaned(stop: asyncio.Event, path: str) -> None:
     # `govsvc serve` stops this process after its workers; if it was killed
     # instead, nothing would, and the process would hold the database open.
     parent = os.getppid()
     while os.getppid() == parent:
         await asyncio.sleep(ORPHAN_CHECK_SECONDS)
     log.warning("govsvc serve went away; the ledger writer process stops")
+    # Nor would anyone remove the socket's directory. (Only here: after a crash,
+    # `govsvc serve` starts another writer process on the same socket path.)
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     stop.set()
 
 

@@ -27,6 +27,16 @@ def _writer_pids(log_path: Path) -> list[int]:
     ]
 
 
+def _socket_path(children: list[int]) -> str:
+    """Where the writer process listens: `govsvc serve` tells its workers."""
+    for pid in children:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        for item in environ:
+            if item.startswith(b"GOVSVC_WRITER_SOCKET="):
+                return item.split(b"=", 1)[1].decode()
+    raise AssertionError("no worker was told of a writer socket")
+
+
 def _alive(pid: int) -> bool:
     """Running, not gone and not a zombie waiting for a parent to reap it."""
     try:
@@ -185,6 +195,7 @@ def test_the_writer_process_stops_when_serve_is_killed(tmp_path: Path) -> None:
         .split()
         if int(pid) != writer
     ]
+    socket = _socket_path(workers)
 
     server.process.kill()  # no chance to stop its children
     server.process.wait()
@@ -197,3 +208,4 @@ def test_the_writer_process_stops_when_serve_is_killed(tmp_path: Path) -> None:
 
     assert not _alive(writer)
     assert "the ledger writer process stops" in log_path.read_text()
+    assert not Path(socket).parent.exists()
