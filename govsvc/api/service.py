@@ -150,8 +150,8 @@ class Service:
         2. in the ledger's writer thread (this process's, or the writer process's
            that `govsvc serve` runs for several workers on SQLite), before its
            turn at the write lock: the decision is concluded from the model's
-           tier state as last committed, its entries encoded and its answer built
-           (`_Pending.prepare`);
+           tier state as that process last saw it, its entries encoded and its
+           answer built (`_Pending.prepare`);
         3. in the ledger's group-commit transaction: check that the token is still
            live and the bundle still in force (once per batch), read and lock the
            model's tier state (conclude again if it is not the one step 2 used),
@@ -266,8 +266,8 @@ class Service:
             # bundle in force, which also governs its minimum group size.
             pending.reassess(bundle)
 
-        # Concluded before the lock from the tier state last committed; again here
-        # if the state the batch holds now is another (a decision on the same model
+        # Concluded before the lock from the tier state last seen; again here if
+        # the state the batch holds now is another (a decision on the same model
         # by another process, or a review, came first).
         model = pending.model["name"]
         gathered = self._batch_rows(session)

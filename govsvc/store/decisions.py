@@ -39,9 +39,6 @@ _LOCK_TIER_STATE = (
     .where(tier_states.c.model == sa.bindparam("b_model"))
     .with_for_update()
 )
-_READ_TIER_STATES = sa.select(tier_states.c.model, tier_states.c.state).where(
-    tier_states.c.model.in_(sa.bindparam("b_models", expanding=True))
-)
 _INSERT_TIER_STATE = tier_states.insert()
 _INSERT_TIER_CHANGE = tier_history.insert()
 
@@ -234,23 +231,8 @@ def lock_tier_states(
 ) -> dict[str, dict[str, Any]]:
     """The stored tier states of `models` (those that have one), locked until the
     transaction ends. Locked in the order of their names, as every caller asks, so
-    that two replicas locking overlapping sets cannot deadlock. Through the driver:
-    every ledger batch of decisions runs it while holding the write lock."""
-    if not models:
-        return {}
-    mark = placeholder(conn)
-    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
-    found = on_driver(
-        conn,
-        f"SELECT model, state FROM tier_states WHERE model IN "
-        f"({', '.join([mark] * len(models))}) ORDER BY model{lock}",
-        sorted(models),
-    )
-    # PostgreSQL's driver decodes a json column; SQLite's gives its text.
-    return {
-        model: state if isinstance(state, dict) else json.loads(state)
-        for model, state in found
-    }
+    that two replicas locking overlapping sets cannot deadlock."""
+    return _tier_states(conn, models, lock=True)
 
 
 def read_tier_states(
@@ -258,10 +240,29 @@ def read_tier_states(
 ) -> dict[str, dict[str, Any]]:
     """The stored tier states of `models` (those that have one), unlocked: a guess,
     for work that checks it again under the lock."""
+    return _tier_states(conn, models, lock=False)
+
+
+def _tier_states(
+    conn: sa.Connection, models: list[str], *, lock: bool
+) -> dict[str, dict[str, Any]]:
+    # Through the driver: every ledger batch of decisions reads them, under the
+    # write lock or just before it.
     if not models:
         return {}
-    found = conn.execute(_READ_TIER_STATES, {"b_models": sorted(models)})
-    return {row.model: dict(row.state) for row in found}
+    mark = placeholder(conn)
+    for_update = " FOR UPDATE" if lock and conn.dialect.name == "postgresql" else ""
+    found = on_driver(
+        conn,
+        f"SELECT model, state FROM tier_states WHERE model IN "
+        f"({', '.join([mark] * len(models))}) ORDER BY model{for_update}",
+        sorted(models),
+    )
+    # PostgreSQL's driver decodes a json column; SQLite's gives its text.
+    return {
+        model: state if isinstance(state, dict) else json.loads(state)
+        for model, state in found
+    }
 
 
 def insert_tier_state(

@@ -64,12 +64,17 @@ def test_a_prepared_decision_is_recorded_as_prepared(api: Api) -> None:
     assert body["verdict"] == "deny"
 
 
+def _after_one_deny(api: Api) -> tuple[dict[str, Any], str]:
+    """An unfair request and its model, denied once, so the model has a state."""
+    request = unfair_request()
+    api.decide(request)
+    return request, request["model"]["name"]
+
+
 def test_a_decision_prepared_from_a_stale_state_is_concluded_again(
     api: Api,
 ) -> None:
-    request = unfair_request()
-    model = request["model"]["name"]
-    api.decide(request)
+    request, model = _after_one_deny(api)
     pending = _pending(api, request)
     _Pending.prepare([pending])
     assert pending.concluded is not None
@@ -91,9 +96,7 @@ def test_a_decision_prepared_from_a_stale_state_is_concluded_again(
 def test_two_decisions_of_one_model_in_a_batch_chain_their_guesses(
     api: Api,
 ) -> None:
-    request = unfair_request()
-    model = request["model"]["name"]
-    api.decide(request)
+    request, model = _after_one_deny(api)
     before = _stored_state(api, model)
     first, second = _pending(api, request), _pending(api, request)
 
