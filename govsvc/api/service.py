@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from govsvc.store.errors import (
     Unauthenticated,
     Unavailable,
 )
+from govsvc.store.ids import new_id
 from govsvc.store.jsontext import dumps
 from govsvc.store.time import now
 from govsvc.store.tokens import TokenCache, TokenInfo
@@ -525,7 +525,7 @@ class Service:
         # The first review decides the decision's status: there is no quorum of
         # several reviewers yet, so four-eyes rules must live outside govsvc.
         outcome = "approve" if approve else "reject"
-        review_id = str(uuid.uuid4())
+        review_id = new_id()
 
         def work(session: Session, append: Any) -> dict[str, Any]:
             conn = session.connection()
@@ -821,7 +821,7 @@ class _Pending:
     ) -> _Pending:
         pending = cls(
             service,
-            pending_id=str(uuid.uuid4()),
+            pending_id=new_id(),
             raw=raw,
             digest=request_digest(raw),
             request=request,
