@@ -38,12 +38,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 ATTRIBUTES = {
     "gender": ["female", "male"],
     "age_band": ["18-25", "26-40", "41-60", "60+"],
@@ -103,6 +105,16 @@ def realistic_request(rng: random.Random, i: int) -> dict[str, Any]:
             "threshold": 0.1,
         },
     }
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`main` on uvloop where it is installed (as the server's workers run): the
+    load generator shares the server's cores, and spends a sixth less of them."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def free_port() -> int:
@@ -329,7 +341,7 @@ def main() -> int:
             port = int(url.rsplit(":", 1)[1])
 
             # Warm up: compile the bundle, fill the pools, place the models.
-            asyncio.run(closed_loop(port, token, bodies, 8, 1.0))
+            run(closed_loop(port, token, bodies, 8, 1.0))
             size_before = checkpoint_size(url, auth)
 
             print(
@@ -340,7 +352,7 @@ def main() -> int:
             for clients in [int(c) for c in args.clients.split(",")]:
                 cpu_before = server_cpu_seconds(process.pid)
                 own_before = time.process_time()
-                rate, done, errors = asyncio.run(
+                rate, done, errors = run(
                     closed_loop(port, token, bodies, clients, args.seconds)
                 )
                 cpu = server_cpu_seconds(process.pid) - cpu_before
@@ -363,9 +375,7 @@ def main() -> int:
             p99 = 0.0
             for rate, span in [(args.rate, seconds), (round(best / 2), args.seconds)]:
                 logged_before = log_path.stat().st_size
-                latencies, errors = asyncio.run(
-                    open_loop(port, token, bodies, rate, span)
-                )
+                latencies, errors = run(open_loop(port, token, bodies, rate, span))
                 served = served_latencies(log_path, logged_before)
                 acknowledged += len(latencies)
                 ms = [x * 1000 for x in latencies]
