@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             log_config=None,  # keep the govsvc command's logging
             access_log=False,  # the app logs one line per request itself
             server_header=False,
+            http="govsvc.api.http:GatheredWritesProtocol",
         )
     finally:
         if writer is not None:
