@@ -42,7 +42,14 @@ class _GatheredWrites:
 
 
 class GatheredWritesProtocol(HttpToolsProtocol):
-    """`govsvc serve`'s HTTP protocol (uvicorn's `http` setting)."""
+    """`govsvc serve`'s HTTP protocol (uvicorn's `http` setting).
+
+    Known shortcoming: this leans on a detail of uvicorn's, that the protocol keeps
+    the transport `connection_made` gave it and writes only through it; a release
+    that changed that would bypass the gathering (the end-to-end tests would still
+    pass, every response still whole). `tests/api/test_http.py` checks the
+    gathering itself.
+    """
 
     def connection_made(  # type: ignore[override]
         self, transport: asyncio.Transport
