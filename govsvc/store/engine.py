@@ -28,15 +28,21 @@ SQLITE_MIN_POOL_SIZE = 48
 # The write-ahead log is started over (`WalCheckpointer.restart`) once every frame
 # is in the database and either no commit came for a whole interval and the log
 # holds IDLE_RESTART_FRAMES (of 4 kB), or it holds RESTART_FRAMES whatever the load.
-# A restart holds the writers while it syncs the database file and waits for
-# readers: 10 to 110 ms at 256 MB under load on the 2-core development machine.
-# Truncating the log instead, at 1 GB, took 545 ms (the file system freeing a
-# gigabyte), and landed in the benchmark's latency phase. The log's file is kept
-# and written over from its start, so it stays about RESTART_FRAMES pages long,
-# and a commit that stays within it syncs no change of the file's size.
+# A restart holds the writers while it copies and syncs what the last passive
+# checkpoint left: under load on the 2-core development machine, syncing a few
+# hundred scattered pages took 25 to 50 ms, and waiting for readers in SQLite's busy
+# handler (which sleeps 1, 2, 5, 10 ms) as much again. So the thread first catches
+# up, outside the writers' turn, with passive checkpoints until one finds fewer than
+# CATCH_UP_FRAMES new frames (at most CATCH_UP_PASSES of them), and the restart
+# gives up at once on a reader rather than wait for it; it is tried again at the
+# next pass. Truncating the log instead, at 1 GB, took 545 ms (the file system
+# freeing a gigabyte). The log's file is kept and written over from its start, so
+# it stays about RESTART_FRAMES pages long, and a commit that stays within it syncs
+# no change of the file's size.
 IDLE_RESTART_FRAMES = 1_024
 RESTART_FRAMES = 65_536
-RESTART_WAIT_MS = 20
+CATCH_UP_FRAMES = 64
+CATCH_UP_PASSES = 4
 
 
 def _sqlite_pragmas(
@@ -110,6 +116,9 @@ class WalCheckpointer:
         self.restart_frames = restart_frames
         self.idle_restart_frames = idle_restart_frames
         self._last_in_log = -1
+        # The log's size when it was last started over: until a writer comes, the
+        # log keeps reporting it, and has nothing to start over.
+        self._restarted_at = -1
         self._turns = WriterTurns(engine)
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -142,20 +151,35 @@ class WalCheckpointer:
         A passive checkpoint never does: SQLite starts the log over only when a
         writer finds no reader on it, and under steady load there nearly always is
         one, so the log grew by tens of megabytes a second without end. A RESTART
-        checkpoint waits for those readers and holds new writers meanwhile: it runs
-        in the ledger writers' turn (they queue on the turn, not in SQLite's busy
-        handler) and waits at most `RESTART_WAIT_MS` for readers, which take
-        milliseconds.
+        checkpoint holds new writers while it runs: it runs in the ledger writers'
+        turn (they queue on the turn, not in SQLite's busy handler), and with no
+        busy timeout, so a reader makes it fail at once instead of sleeping while
+        the writers wait.
         """
         with self._turns.turn(), self.engine.connect() as conn:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
+            conn.exec_driver_sql("PRAGMA busy_timeout = 0")
             try:
-                busy, _in_log, _copied = conn.exec_driver_sql(
+                busy, in_log, _copied = conn.exec_driver_sql(
                     "PRAGMA wal_checkpoint(RESTART)"
                 ).one()
             finally:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        return not busy
+        if busy:
+            return False
+        self._restarted_at = int(in_log)
+        return True
+
+    def catch_up(self, in_log: int) -> tuple[int, int]:
+        """Passive checkpoints, from a log of `in_log` frames, until one finds
+        fewer than `CATCH_UP_FRAMES` new ones: whatever they copy, a restart need
+        not copy and sync while the writers wait. The last (in_log, copied)."""
+        copied = in_log
+        for _ in range(CATCH_UP_PASSES):
+            before = in_log
+            in_log, copied = self.checkpoint()
+            if copied != in_log or in_log - before < CATCH_UP_FRAMES:
+                break
+        return in_log, copied
 
     def restart_due(self, in_log: int, copied: int) -> bool:
         """Whether to start the log over after a passive checkpoint that left
@@ -165,6 +189,8 @@ class WalCheckpointer:
         self._last_in_log = in_log
         if copied != in_log:
             return False  # a reader still needs frames the database lacks
+        if in_log == self._restarted_at:
+            return False  # started over already; the next commit writes from its start
         if idle:
             return in_log >= self.idle_restart_frames
         return in_log >= self.restart_frames
@@ -175,13 +201,15 @@ class WalCheckpointer:
                 in_log, copied = self.checkpoint()
                 if not self.restart_due(in_log, copied):
                     continue
+                in_log, copied = self.catch_up(in_log)
+                if copied != in_log:
+                    continue
                 started = time.perf_counter()
                 if self.restart():
-                    self._last_in_log = 0
                     # Writers wait for it: one in the latency's tail is this.
                     log.info(
                         "write-ahead log started over at %s frames in %.1f ms",
-                        in_log,
+                        self._restarted_at,
                         (time.perf_counter() - started) * 1000,
                     )
             except sa.exc.SQLAlchemyError as exc:  # retried at the next interval

@@ -114,6 +114,67 @@ def test_a_restart_gives_up_while_a_reader_needs_the_log(tmp_path: Path) -> None
     engine.dispose()
 
 
+def test_a_log_started_over_is_not_started_over_again_until_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ck.db"
+    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+    checkpointer = WalCheckpointer(engine, restart_frames=100, idle_restart_frames=10)
+    _write_rows(engine, 40)
+    in_log, copied = checkpointer.checkpoint()
+    assert checkpointer.restart_due(in_log, copied)
+    assert checkpointer.restart()
+
+    # Until a writer comes, SQLite reports the old log's size: an idle server
+    # must not start it over (and log it) at every pass.
+    for _ in range(3):
+        in_log_now, copied_now = checkpointer.checkpoint()
+        assert in_log_now == in_log
+        assert not checkpointer.restart_due(in_log_now, copied_now)
+
+    # Written again, from its start, and grown past the limit: due again.
+    _write_rows(engine, 60)
+    in_log, copied = checkpointer.checkpoint()
+    assert checkpointer.restart_due(in_log, copied)
+    checkpointer.stop()
+    engine.dispose()
+
+
+def test_catching_up_leaves_a_restart_nothing_to_copy(tmp_path: Path) -> None:
+    path = tmp_path / "ck.db"
+    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+    checkpointer = WalCheckpointer(engine)
+    _write_rows(engine, 20)
+    # A reader from before the pass keeps the next writer from starting the log
+    # over, as one nearly always does under load.
+    reader = _reading(engine)
+    in_log, _copied = checkpointer.checkpoint()
+    _write_rows(engine, 20)  # committed after that pass
+    reader.close()
+
+    caught_up, copied = checkpointer.catch_up(in_log)
+
+    assert copied == caught_up > in_log
+    checkpointer.stop()
+    engine.dispose()
+
+
+def test_catching_up_stops_at_a_reader(tmp_path: Path) -> None:
+    path = tmp_path / "ck.db"
+    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+    checkpointer = WalCheckpointer(engine)
+    _write_rows(engine, 20)
+    reader = _reading(engine)
+    _write_rows(engine, 20)
+
+    in_log, copied = checkpointer.catch_up(0)
+
+    assert copied < in_log  # the reader's snapshot holds back the newer frames
+    reader.close()
+    checkpointer.stop()
+    engine.dispose()
+
+
 def test_the_log_is_started_over_in_a_pause_or_past_its_limit(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ck.db'}", auto_checkpoint=False)
     checkpointer = WalCheckpointer(engine, restart_frames=1000, idle_restart_frames=10)
