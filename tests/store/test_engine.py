@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from govsvc.store.engine import WalCheckpointer, make_engine
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "ck.db"
+
+
+@pytest.fixture
+def engine(path: Path) -> Iterator[sa.Engine]:
+    """An engine that leaves copying the log to a `WalCheckpointer`."""
+    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+    yield engine
+    engine.dispose()
 
 
 def _write_rows(engine: sa.Engine, n: int) -> None:
@@ -19,10 +34,8 @@ def _write_rows(engine: sa.Engine, n: int) -> None:
 
 
 def test_without_auto_checkpoint_the_log_waits_for_the_checkpointer(
-    tmp_path: Path,
+    engine: sa.Engine,
 ) -> None:
-    path = tmp_path / "ck.db"
-    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
 
@@ -32,12 +45,9 @@ def test_without_auto_checkpoint_the_log_waits_for_the_checkpointer(
 
     assert in_log > 1000  # nothing was copied by the commits themselves
     assert copied == in_log  # no reader held the log back
-    engine.dispose()
 
 
-def test_checkpointer_thread_runs_until_stopped(tmp_path: Path) -> None:
-    path = tmp_path / "ck.db"
-    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+def test_checkpointer_thread_runs_until_stopped(engine: sa.Engine) -> None:
     checkpointer = WalCheckpointer(engine, interval=0.05).start()
     _write_rows(engine, 50)
     time.sleep(0.3)
@@ -50,7 +60,6 @@ def test_checkpointer_thread_runs_until_stopped(tmp_path: Path) -> None:
     # The thread had copied the 50 rows, so the insert after them started the log
     # over: it holds only that insert's frames.
     assert checkpointer.checkpoint()[0] <= 2
-    engine.dispose()
 
 
 def test_default_engine_keeps_sqlite_auto_checkpoint(tmp_path: Path) -> None:
@@ -69,9 +78,9 @@ def _reading(engine: sa.Engine) -> sa.Connection:
     return conn
 
 
-def test_a_log_that_readers_keep_alive_is_started_over(tmp_path: Path) -> None:
-    path = tmp_path / "ck.db"
-    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+def test_a_log_that_readers_keep_alive_is_started_over(
+    path: Path, engine: sa.Engine
+) -> None:
     checkpointer = WalCheckpointer(engine, restart_frames=100)
     _write_rows(engine, 200)
     reader = _reading(engine)
@@ -94,12 +103,11 @@ def test_a_log_that_readers_keep_alive_is_started_over(tmp_path: Path) -> None:
     assert in_log < 100 < grown
     assert Path(f"{path}-wal").stat().st_size <= size
     checkpointer.stop()
-    engine.dispose()
 
 
-def test_a_restart_gives_up_while_a_reader_needs_the_log(tmp_path: Path) -> None:
-    path = tmp_path / "ck.db"
-    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+def test_a_restart_gives_up_while_a_reader_needs_the_log(
+    path: Path, engine: sa.Engine
+) -> None:
     checkpointer = WalCheckpointer(engine)
     _write_rows(engine, 20)
     reader = _reading(engine)
@@ -111,14 +119,11 @@ def test_a_restart_gives_up_while_a_reader_needs_the_log(tmp_path: Path) -> None
     reader.close()
     assert checkpointer.restart()
     checkpointer.stop()
-    engine.dispose()
 
 
 def test_a_log_started_over_is_not_started_over_again_until_written(
-    tmp_path: Path,
+    engine: sa.Engine,
 ) -> None:
-    path = tmp_path / "ck.db"
-    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
     checkpointer = WalCheckpointer(engine, restart_frames=100, idle_restart_frames=10)
     _write_rows(engine, 40)
     in_log, copied = checkpointer.checkpoint()
@@ -137,12 +142,9 @@ def test_a_log_started_over_is_not_started_over_again_until_written(
     in_log, copied = checkpointer.checkpoint()
     assert checkpointer.restart_due(in_log, copied)
     checkpointer.stop()
-    engine.dispose()
 
 
-def test_catching_up_leaves_a_restart_nothing_to_copy(tmp_path: Path) -> None:
-    path = tmp_path / "ck.db"
-    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+def test_catching_up_leaves_a_restart_nothing_to_copy(engine: sa.Engine) -> None:
     checkpointer = WalCheckpointer(engine)
     _write_rows(engine, 20)
     # A reader from before the pass keeps the next writer from starting the log
@@ -156,12 +158,9 @@ def test_catching_up_leaves_a_restart_nothing_to_copy(tmp_path: Path) -> None:
 
     assert copied == caught_up > in_log
     checkpointer.stop()
-    engine.dispose()
 
 
-def test_catching_up_stops_at_a_reader(tmp_path: Path) -> None:
-    path = tmp_path / "ck.db"
-    engine = make_engine(f"sqlite:///{path}", auto_checkpoint=False)
+def test_catching_up_stops_at_a_reader(engine: sa.Engine) -> None:
     checkpointer = WalCheckpointer(engine)
     _write_rows(engine, 20)
     reader = _reading(engine)
@@ -172,11 +171,11 @@ def test_catching_up_stops_at_a_reader(tmp_path: Path) -> None:
     assert copied < in_log  # the reader's snapshot holds back the newer frames
     reader.close()
     checkpointer.stop()
-    engine.dispose()
 
 
-def test_the_log_is_started_over_in_a_pause_or_past_its_limit(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ck.db'}", auto_checkpoint=False)
+def test_the_log_is_started_over_in_a_pause_or_past_its_limit(
+    engine: sa.Engine,
+) -> None:
     checkpointer = WalCheckpointer(engine, restart_frames=1000, idle_restart_frames=10)
 
     # Under load (the log grows from pass to pass): only past the limit.
@@ -190,4 +189,3 @@ def test_the_log_is_started_over_in_a_pause_or_past_its_limit(tmp_path: Path) ->
     # Never while a reader holds back part of the log.
     assert not checkpointer.restart_due(2000, 1500)
     assert not checkpointer.restart_due(2000, 1500)
-    engine.dispose()
