@@ -41,7 +41,8 @@ from govsvc.store.errors import (
     Unavailable,
 )
 from govsvc.store.ids import new_id
-from govsvc.store.jsontext import dumps
+from govsvc.store.jsontext import dumps, with_member
+from govsvc.store.packed import pack
 from govsvc.store.time import now
 from govsvc.store.tokens import TokenCache, TokenInfo
 
@@ -73,10 +74,7 @@ class Recorded:
         """The answer: `body` with `"facts"` spliced in as stored. The facts are most
         of an answer's bytes; encoding them once, not for the row and again for
         the response, is most of the JSON cost of a decision."""
-        head = dumps(self.body)
-        if head == "{}":
-            return f'{{"facts": {self.facts_json}}}'.encode()
-        return f'{head[:-1]}, "facts": {self.facts_json}}}'.encode()
+        return with_member(dumps(self.body), "facts", self.facts_json).encode()
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body, "facts": json.loads(self.facts_json)}
@@ -169,20 +167,13 @@ class Service:
             bundle = await run_in_threadpool(self.bundle)
         pending = _Pending.assessed(self, request, raw, token, idempotency_key, bundle)
 
-        answer: tuple[dict[str, Any], str] | None = None
+        answer: tuple[dict[str, Any], str | None] | None
         if self.writer is not None:
             try:
-                sent = await self.writer.record(pending.message())
+                answer = await self.writer.record(pending.message())
             except Unauthenticated:
                 self.tokens_seen.forget(token.id)  # revoked: the writer found out
                 raise
-            if sent is not None:
-                body, facts_json = sent
-                if facts_json is None:
-                    # Concluded from the facts this process sent: the writer left
-                    # out their JSON, and the risk is all it would have added.
-                    facts_json = _with_risk(pending.facts_json, body["risk"])
-                answer = body, facts_json
         else:
             future = self.ledger.submit_future(pending)
             with contextlib.suppress(Exception):  # `answer` raises it
@@ -194,6 +185,11 @@ class Service:
                 self._await_replay, token.id, idempotency_key or "", pending.digest
             )
         body, facts_json = answer
+        if facts_json is None:
+            # Concluded by the writer process from the facts this process sent: it
+            # left their JSON out, and the risk is all it would have added.
+            assert pending.facts_json is not None, "assessed in this process"
+            facts_json = rows.facts_with_risk(pending.facts_json, body["risk"])
         if body["bundle_digest"] != bundle.digest:
             # A publication reached the writer process first, which assessed this
             # decision again; load the new bundle here too, for the next ones.
@@ -210,10 +206,11 @@ class Service:
 
     def answer(
         self, pending: _Pending, future: Future[Committed[Any]]
-    ) -> tuple[dict[str, Any], str] | None:
+    ) -> tuple[dict[str, Any], str | None] | None:
         """The answer to a decision whose batch is done: its body with the receipt,
-        and its facts' JSON; None when its idempotency key was claimed before (the
-        first decision answers). Raises what the decision failed with."""
+        and its facts' JSON (None in the writer process when the worker that sent
+        the decision has them); None when its idempotency key was claimed before
+        (the first decision answers). Raises what the decision failed with."""
         try:
             committed = future.result()
         except sa.exc.IntegrityError as exc:
@@ -229,7 +226,7 @@ class Service:
                 "recorded at the same moment; retry the request"
             ) from exc
 
-        body, facts_json = committed.value
+        body = committed.value
         index = body["ledger_index"]
         proof = committed.inclusion_proof(self.ledger, index)
         checkpoint = committed.checkpoint
@@ -241,11 +238,14 @@ class Service:
             "checkpoint": checkpoint.text,
             "verifier_key": checkpoint.verifier_key,
         }
+        facts_json = None
+        if pending.facts_json is not None:
+            facts_json = rows.facts_with_risk(pending.facts_json, body["risk"])
         return {**body, "receipt": receipt}, facts_json
 
     def _record(
         self, session: Session, append: Any, pending: _Pending
-    ) -> tuple[dict[str, Any], str]:
+    ) -> dict[str, Any]:
         """Step 3 of `decide`, in the ledger's writer thread and transaction."""
         conn = session.connection()
         token = pending.token
@@ -320,10 +320,11 @@ class Service:
                 "ledger_index": appended.index,
                 "token_id": token.id,
                 "body": dumps(body),
-                "facts": concluded.facts_json,
+                "facts": None,
+                "facts_zstd": pending.facts_packed,
             },
         )
-        return body, concluded.facts_json
+        return body
 
     def _batch_rows(self, session: Session) -> _BatchRows:
         return batch_rows(session, "service", lambda: _BatchRows(self.states_seen))
@@ -385,7 +386,6 @@ class Service:
             entry=encode(_without_none(entry)),
             tier_change=tier_change,
             body=body,
-            facts_json=_with_risk(pending.facts_json, outcome.risk),
             state=outcome.state.to_dict(),
         )
 
@@ -439,7 +439,7 @@ class Service:
         # The first answer, with the review status as it stands now: a pipeline
         # that retries after an approval sees the approval.
         body = {**row.body, "status": row.status}
-        return Recorded(self._with_receipt(body), row.facts, replayed=True)
+        return Recorded(self._with_receipt(body), rows.facts_of(row), replayed=True)
 
     def _await_replay(self, token_id: str, key: str, digest: str) -> Recorded:
         deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
@@ -477,7 +477,7 @@ class Service:
             body = dict(row.body)
             body["status"] = row.status
             body["reviews"] = rows.reviews_of(conn, decision_id)
-            body["facts"] = json.loads(row.facts)
+            body["facts"] = json.loads(rows.facts_of(row))
         return body
 
     def list_decisions(
@@ -723,7 +723,6 @@ class _Concluded:
     entry: EncodedEntry
     tier_change: EncodedEntry | None  # when the decision changed the model's tier
     body: dict[str, Any]  # the answer but its ledger index and receipt
-    facts_json: str
     state: dict[str, Any]  # the model's tier state after it
 
 
@@ -804,7 +803,10 @@ class _Pending:
         self.idempotency_key = idempotency_key
         self.bundle: Bundle | None = None
         self.facts: dict[str, Any] = {}
-        self.facts_json = "{}"
+        # The facts' JSON, None in the writer process (the worker that assessed
+        # them has it), and packed for their row.
+        self.facts_json: str | None = None
+        self.facts_packed = b""
         self.concluded: _Concluded | None = None
         self.entry: Mapping[str, Any] = {}
         self.leaf_hash = b""
@@ -840,6 +842,7 @@ class _Pending:
         self.facts = assess_request(self.request, bundle)
         # Encoded once, here: the stored row and the answer both use this text.
         self.facts_json = dumps(self.facts)
+        self.facts_packed = pack(self.facts_json)
         self.concluded = None
 
     def message(self) -> tuple[Any, ...]:
@@ -855,7 +858,7 @@ class _Pending:
             self.idempotency_key,
             self.bundle.digest,
             self.facts,
-            self.facts_json,
+            self.facts_packed,
         )
 
     @classmethod
@@ -875,12 +878,12 @@ class _Pending:
         loaded = service.bundles.loaded
         if loaded is not None and loaded.digest == bundle_digest:
             pending.bundle = loaded
-            pending.facts, pending.facts_json = message[8], message[9]
+            pending.facts, pending.facts_packed = message[8], message[9]
         # Otherwise it has no bundle yet, and `_record` assesses it again under
         # the one in force.
         return pending
 
-    def __call__(self, session: Session, append: Any) -> tuple[dict[str, Any], str]:
+    def __call__(self, session: Session, append: Any) -> dict[str, Any]:
         return self.service._record(session, append, self)
 
     @staticmethod
@@ -929,14 +932,6 @@ def _per_batch(session: Session, key: Hashable, read: Callable[[], T]) -> T:
         memo[key] = read()
     found: T = memo[key]
     return found
-
-
-def _with_risk(assessed_json: str, risk: dict[str, Any]) -> str:
-    """The facts' JSON with `risk` added, without encoding the rest again."""
-    risk_json = dumps(risk)
-    if assessed_json == "{}":
-        return f'{{"risk": {risk_json}}}'
-    return f'{assessed_json[:-1]}, "risk": {risk_json}}}'
 
 
 def _without_none(entry: dict[str, Any]) -> dict[str, Any]:

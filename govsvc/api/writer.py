@@ -231,10 +231,8 @@ class _Replies:
             answer = self.service.answer(pending, done)
         except Exception as exc:
             return "error", _portable(exc)
-        if answer is not None and pending.request is None:
-            # Not assessed again here (it would have been parsed): the worker
-            # holds these facts already, and 10 kB less goes back to it.
-            answer = answer[0], None
+        # The facts' JSON is in the answer only when they were assessed again
+        # here; the worker holds the ones it sent, and 10 kB less goes back.
         return "ok", answer
 
 

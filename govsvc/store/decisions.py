@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from govsvc.ledger.storage import on_driver, placeholder
 from govsvc.store.errors import BadRequest, NotFound
-from govsvc.store.jsontext import dumps
+from govsvc.store.jsontext import dumps, with_member
+from govsvc.store.packed import unpack
 from govsvc.store.tables import (
     decisions,
     idempotency_keys,
@@ -112,6 +113,21 @@ def get_decision(conn: sa.Connection, decision_id: str) -> sa.Row[Any]:
             f"no decision {decision_id!r}; GET /v1/decisions lists the recorded ones"
         )
     return row
+
+
+def facts_of(row: sa.Row[Any]) -> str:
+    """A decision row's facts as JSON text, risk included, however they are kept
+    (`govsvc.store.tables.decisions`)."""
+    if row.facts_zstd is None:
+        text: str = row.facts
+        return text
+    return facts_with_risk(unpack(row.facts_zstd), row.body["risk"])
+
+
+def facts_with_risk(assessed_json: str, risk: dict[str, Any]) -> str:
+    """Assessed facts' JSON with the risk a decision concluded added, as answered
+    and as `facts_of` gives them back, without encoding the rest again."""
+    return with_member(assessed_json, "risk", dumps(risk))
 
 
 def lock_decision(conn: sa.Connection, decision_id: str) -> sa.Row[Any]:

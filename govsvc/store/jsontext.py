@@ -23,3 +23,13 @@ def dumps(value: Any) -> str:
         # orjson refuses integers beyond 64 bits, which a request may carry (a
         # record count is any JSON integer); the standard library takes them.
         return json.dumps(value)
+
+
+def with_member(object_json: str, name: str, value_json: str) -> str:
+    """The JSON object `object_json` with the member `name` added last, its value
+    given as JSON text: neither is parsed or encoded again. `name` must not be a
+    member already."""
+    member = f"{dumps(name)}: {value_json}"
+    if object_json == "{}":
+        return f"{{{member}}}"
+    return f"{object_json[:-1]}, {member}}}"

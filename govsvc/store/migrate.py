@@ -1,8 +1,8 @@
 """Schema migrations, run programmatically: `upgrade(url)` brings a database to head.
 
 `govsvc serve` calls it at start and `govsvc db upgrade` on demand. The revisions live
-in `migrations/` at the top of the source tree; `0001` holds the ledger's tables and
-`0002` the service's.
+in `migrations/` at the top of the source tree; `0001` holds the ledger's tables,
+`0002` the service's, `0003` packs decisions' facts.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@
 - `tier_history`: every change of a model's tier;
 - `service_meta`: one-off facts, such as "the first admin token was printed".
 
-Migration `migrations/versions/0002_service.py` creates exactly these; a test checks
-that they agree.
+Migrations `0002_service.py` and `0003_packed_facts.py` (`migrations/versions/`)
+create exactly these; a test checks that they agree.
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ decisions = sa.Table(
     # The response without its facts and receipt; the facts are kept apart as JSON
     # text, encoded once per decision and spliced into answers as they are.
     sa.Column("body", sa.JSON, nullable=False),
-    sa.Column("facts", sa.Text, nullable=False),
+    # Exactly one of the two is set. Decisions since revision 0003 keep their facts
+    # packed (`govsvc.store.packed`, a third of the bytes) and without `risk`, which
+    # is the body's and is spliced back on reading (`stored_facts`); earlier ones
+    # keep them as JSON text, risk included.
+    sa.Column("facts", sa.Text, nullable=True),
+    sa.Column("facts_zstd", sa.LargeBinary, nullable=True),
     sa.Index("ix_decisions_model_created", "model", "created_at"),
     sa.Index("ix_decisions_created", "created_at"),
 )

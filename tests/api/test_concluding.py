@@ -41,7 +41,7 @@ class _AsPrepared:
     def __init__(self, pending: _Pending) -> None:
         self.pending = pending
 
-    def __call__(self, session: Session, append: Any) -> tuple[dict[str, Any], str]:
+    def __call__(self, session: Session, append: Any) -> dict[str, Any]:
         return self.pending(session, append)
 
 
@@ -57,7 +57,7 @@ def test_a_prepared_decision_is_recorded_as_prepared(api: Api) -> None:
 
     _Pending.prepare([pending])
     assert pending.concluded is not None
-    body, _facts = _service(api).ledger.submit(pending).value
+    body = _service(api).ledger.submit(pending).value
 
     # Concluding again would have taken a new time.
     assert body["time"] == pending.concluded.created
@@ -84,7 +84,7 @@ def test_a_decision_prepared_from_a_stale_state_is_concluded_again(
     api.decide(request)
     committed = _stored_state(api, model)
     assert committed != prepared_from
-    body, _facts = _service(api).ledger.submit(_AsPrepared(pending)).value
+    body = _service(api).ledger.submit(_AsPrepared(pending)).value
 
     expected = conclude(pending.facts, pending.bundle, TierState.from_dict(committed))
     assert _stored_state(api, model) == expected.state.to_dict()

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from govsvc.cli import main
+from govsvc.store import decisions as rows
+from govsvc.store.packed import unpack
 
 from .helpers import Api, request_for, unfair_request
 
@@ -90,6 +92,33 @@ def test_get_decision_returns_it_with_reviews(api: Api) -> None:
     assert fetched["id"] == created["id"]
     assert fetched["status"] == "pending"
     assert fetched["reviews"] == []
+
+
+def test_facts_are_stored_packed_and_read_back_as_answered(api: Api) -> None:
+    first = api.decide(request_for(), **{"Idempotency-Key": "run-p"})
+    decision_id = first.json()["id"]
+
+    service = api.client.app.state.service  # type: ignore[attr-defined]
+    with service.engine.connect() as conn:
+        row = rows.get_decision(conn, decision_id)
+    fetched = api.client.get(f"/v1/decisions/{decision_id}", headers=api.headers("ci"))
+    replayed = api.decide(request_for(), **{"Idempotency-Key": "run-p"})
+
+    # Packed without the risk, which is the body's; read back with it.
+    assert row.facts is None
+    assert "risk" not in json.loads(unpack(row.facts_zstd))
+    assert json.loads(rows.facts_of(row)) == first.json()["facts"]
+    assert fetched.json()["facts"] == first.json()["facts"]
+    assert replayed.status_code == 200
+    assert replayed.json() == first.json()
+    # The facts' text itself, spliced into both answers last, is the same too.
+    assert _facts_text(replayed.content) == _facts_text(first.content)
+
+
+def _facts_text(content: bytes) -> bytes:
+    _head, separator, facts = content.rpartition(b', "facts": ')
+    assert separator, "the facts come last in a decision's answer"
+    return facts
 
 
 def test_unknown_decision_is_404(api: Api) -> None:

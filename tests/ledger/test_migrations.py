@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +14,14 @@ from alembic.runtime.migration import MigrationContext
 
 from govsvc.cli import main
 from govsvc.ledger import storage
+from govsvc.store import decisions as rows
 from govsvc.store import migrate
+from govsvc.store.packed import pack
+from govsvc.store.tables import decisions
+
+ROOT = Path(__file__).parents[2]
+ALEMBIC = [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini")]
+FACTS = '{"fairness":{"gender":{"demographic_parity_difference":0.04}}}'
 
 
 def test_upgrade_head_matches_models(database_url: str) -> None:
@@ -36,7 +46,7 @@ def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
     migrate.upgrade(database_url)
     migrate.upgrade(database_url)
 
-    assert migrate.current(database_url) == "0002"
+    assert migrate.current(database_url) == "0003"
 
 
 def test_upgrade_ledger_revision_only(database_url: str) -> None:
@@ -61,9 +71,9 @@ def test_cli_db_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     url = f"sqlite:///{tmp_path / 'cli.db'}"
 
     assert main(["db", "upgrade", "--url", url]) == 0
-    assert "database at revision 0002" in capsys.readouterr().out
+    assert "database at revision 0003" in capsys.readouterr().out
     assert main(["db", "current", "--url", url]) == 0
-    assert capsys.readouterr().out.strip() == "0002"
+    assert capsys.readouterr().out.strip() == "0003"
 
 
 def test_cli_db_upgrade_bad_url_exits_1(
@@ -73,3 +83,86 @@ def test_cli_db_upgrade_bad_url_exits_1(
 
     assert main(["db", "upgrade", "--url", url]) == 1
     assert "the database refused" in capsys.readouterr().err
+
+
+def _decision(**facts: Any) -> dict[str, Any]:
+    """A decision row's values, with its facts as given."""
+    return {
+        "id": "01a2-old",
+        "created_at": "2026-12-01T09:00:00Z",
+        "model": "credit-scorer",
+        "model_version": "2.4.0",
+        "stage": "staging",
+        "verdict": "allow",
+        "tier": "limited",
+        "status": "final",
+        "bundle_digest": "sha256:aa",
+        "request_digest": "sha256:bb",
+        "ledger_index": 0,
+        "token_id": "t1",
+        "body": {"id": "01a2-old", "risk": {"tier": "limited"}},
+        **facts,
+    }
+
+
+def _insert(url: str, values: dict[str, Any]) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(decisions.insert().values(values))
+    finally:
+        engine.dispose()
+
+
+def _alembic(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The alembic command, as an operator runs it from the source tree."""
+    return subprocess.run(
+        [*ALEMBIC, "-x", f"url={url}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_decisions_from_before_packing_read_as_they_were(database_url: str) -> None:
+    migrate.upgrade(database_url, "0002")
+    _insert(database_url, _decision(facts=FACTS))
+
+    migrate.upgrade(database_url)
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            row = rows.get_decision(conn, "01a2-old")
+    finally:
+        engine.dispose()
+    assert row.facts_zstd is None
+    assert rows.facts_of(row) == FACTS
+
+
+def test_downgrade_refuses_to_lose_packed_facts(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    _insert(database_url, _decision(facts_zstd=pack(FACTS)))
+
+    refused = _alembic(database_url, "downgrade", "0002")
+
+    assert refused.returncode != 0
+    assert "1 decisions keep their facts packed" in refused.stderr
+    assert migrate.current(database_url) == "0003"
+
+
+def test_downgrade_without_packed_facts_restores_0002(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    _insert(database_url, _decision(facts=FACTS))
+
+    done = _alembic(database_url, "downgrade", "0002")
+
+    assert done.returncode == 0, done.stderr
+    assert migrate.current(database_url) == "0002"
+    engine = sa.create_engine(database_url)
+    try:
+        columns = {c["name"]: c for c in sa.inspect(engine).get_columns("decisions")}
+    finally:
+        engine.dispose()
+    assert "facts_zstd" not in columns
+    assert columns["facts"]["nullable"] is False

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from govsvc.store.jsontext import dumps
+from govsvc.store.jsontext import dumps, with_member
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,18 @@ def test_dumps_reads_back_floats_exactly() -> None:
     values = [0.1 + 0.2, 1 / 3, 2.5e-300, 123456789.123456789]
 
     assert json.loads(dumps(values)) == values
+
+
+@pytest.mark.parametrize(
+    ("object_json", "name", "value_json", "text"),
+    [
+        ('{"a":1}', "b", "[2]", '{"a":1, "b": [2]}'),
+        ("{}", "risk", '{"tier":"high"}', '{"risk": {"tier":"high"}}'),
+        ('{"a":{"b":{}}}', 'say "hi"', "null", '{"a":{"b":{}}, "say \\"hi\\"": null}'),
+    ],
+)
+def test_with_member_known_answers(
+    object_json: str, name: str, value_json: str, text: str
+) -> None:
+    assert with_member(object_json, name, value_json) == text
+    assert json.loads(text) == {**json.loads(object_json), name: json.loads(value_json)}
