@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import shutil
@@ -318,6 +319,9 @@ class WriterProcess:
         self._process: Any = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        # Written to by `stop` to wake the watcher, which waits on the process's
+        # sentinel and this, never on the process itself (see `_watch`).
+        self._wake_read, self._wake_write = os.pipe()
 
     def start(self) -> WriterProcess:
         self._spawn()
@@ -328,7 +332,15 @@ class WriterProcess:
         return self
 
     def stop(self) -> None:
+        if self._stopping.is_set():
+            return
         self._stopping.set()
+        os.write(self._wake_write, b"\0")
+        if self._watcher is not None:
+            self._watcher.join()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
         process = self._process
         if process is not None and process.is_alive():
             process.terminate()
@@ -361,10 +373,17 @@ class WriterProcess:
         log.info("ledger writer process %s listening", process.pid)
 
     def _watch(self) -> None:
-        while not self._stopping.is_set():
-            self._process.join(0.5)
-            if self._process.is_alive() or self._stopping.is_set():
-                continue
+        # Only one thread may wait for the process: when two did (this one and
+        # `stop`), the one that lost the race for its exit status took it for
+        # still running, logged that it did not stop and sent SIGKILL to its pid,
+        # by then free for another process to take. So this thread waits for the
+        # sentinel, which reaps nothing, and leaves the process to `stop` once
+        # told to.
+        while True:
+            multiprocessing.connection.wait([self._process.sentinel, self._wake_read])
+            if self._stopping.is_set():
+                return
+            self._process.join()
             log.error(
                 "the ledger writer process exited with code %s; starting another",
                 self._process.exitcode,

@@ -1,8 +1,10 @@
-"""A worker's `WriterClient` against a real writer process that stops answering."""
+"""A worker's `WriterClient` against a real writer process that stops answering, and
+the writer process's own start and stop."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from pathlib import Path
@@ -17,18 +19,23 @@ from govsvc.store.errors import Unavailable
 from .helpers import GATE_POLICY
 
 
-def test_a_writer_that_stops_answering_gets_a_503(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A data directory after the first start, named in the environment: the writer
+    process reads its settings from there, as serve's do."""
     policies = tmp_path / "policies"
     policies.mkdir()
     (policies / "gate.policy").write_text(GATE_POLICY)
-    # The writer process reads its settings from the environment, as serve's do.
     monkeypatch.setenv("GOVSVC_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GOVSVC_POLICIES_DIR", str(policies))
     monkeypatch.setenv("GOVSVC_DATABASE_URL", "")
-
     prepare(load_settings())
+
+
+@pytest.mark.usefixtures("prepared")
+def test_a_writer_that_stops_answering_gets_a_503(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(writer, "ANSWER_TIMEOUT_SECONDS", 0.5)
     process = writer.WriterProcess().start()
 
@@ -48,3 +55,24 @@ def test_a_writer_that_stops_answering_gets_a_503(
         process.stop()
 
     assert not Path(process.path).exists()
+
+
+@pytest.mark.usefixtures("prepared")
+def test_stop_ends_the_writer_process_without_killing_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    process = writer.WriterProcess().start()
+    child = process._process
+    watcher = process._watcher
+    assert watcher is not None and watcher.is_alive()
+
+    with caplog.at_level(logging.INFO, logger="govsvc.api.writer"):
+        process.stop()
+        process.stop()  # a second stop does nothing
+
+    # The watcher is gone before the process is stopped, so `stop` alone waited
+    # for it: it finished on the SIGTERM (0), was not killed (-9) nor restarted.
+    assert not watcher.is_alive()
+    assert child.exitcode == 0
+    assert process._process is child
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
