@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import tempfile
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,16 @@ def run(args: argparse.Namespace) -> int:
 
         writer = WriterProcess().start()
         os.environ[SOCKET_ENV] = writer.path
+    metrics_dir = None
+    if settings.workers > 1:
+        from govsvc.api.metrics import MULTIPROC_ENV
+
+        # Every worker keeps its counts in a file here, and a scrape of any worker
+        # adds them all up (govsvc.api.metrics). A new directory each start: what
+        # an earlier run left would be counted again.
+        metrics_dir = tempfile.mkdtemp(prefix="govsvc-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        log.info("the workers' metrics are added up in %s", metrics_dir)
     try:
         uvicorn.run(
             "govsvc.api.app:create_app",
@@ -99,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if writer is not None:
             writer.stop()  # after the workers: their decisions in flight finish
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
