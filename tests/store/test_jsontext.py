@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from govsvc.store.jsontext import dumps, with_member
+from govsvc.store.jsontext import dumps, dumps_utf8, with_member
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,10 @@ def test_with_member_known_answers(
 ) -> None:
     assert with_member(object_json, name, value_json) == text
     assert json.loads(text) == {**json.loads(object_json), name: json.loads(value_json)}
+
+
+def test_dumps_utf8_is_dumps_encoded() -> None:
+    value = {"note": "origin\n\u2014 origin AbC=\n", "records": 10**30}
+
+    assert dumps_utf8(value) == dumps(value).encode()
+    assert json.loads(dumps_utf8(value)) == value
