@@ -104,6 +104,18 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
+def start_two_workers(tmp_path: Path, log_path: Path) -> Server:
+    """`govsvc serve --workers 2` on SQLite with the gate policy, its log in
+    `log_path`, and a token per role."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "gate.policy").write_text(GATE_POLICY)
+    with log_path.open("w") as log:
+        server = start_server(tmp_path / "data", policies, workers=2, log=log)
+    issue_tokens(server)
+    return server
+
+
 def first_admin_token(server: Server) -> str:
     # The first start prints the admin token alone on the last line of its notice.
     assert server.process.stdout is not None

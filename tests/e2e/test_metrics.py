@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from api.helpers import GATE_POLICY, request_for
+from api.helpers import request_for
 
-from .conftest import issue_tokens, start_server, stop_server
+from .conftest import start_two_workers, stop_server
 
 DECISIONS = 16
 SCRAPES = 8
@@ -29,14 +29,9 @@ def _ledger_size(text: str) -> float:
 
 
 def test_every_scrape_adds_up_every_worker(tmp_path: Path) -> None:
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    (policies / "gate.policy").write_text(GATE_POLICY)
     log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        server = start_server(tmp_path / "data", policies, workers=2, log=log)
+    server = start_two_workers(tmp_path, log_path)
     try:
-        issue_tokens(server)
 
         def decide(_: int) -> int:
             # A connection each, so that both workers take some.

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from api.helpers import GATE_POLICY, request_for
 
-from .conftest import Server, issue_tokens, start_server, stop_server
+from .conftest import start_two_workers, stop_server
 
 RESTART_SECONDS = 60
 
@@ -46,21 +46,11 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def _start(tmp_path: Path, log_path: Path) -> Server:
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    (policies / "gate.policy").write_text(GATE_POLICY)
-    with log_path.open("w") as log:
-        server = start_server(tmp_path / "data", policies, workers=2, log=log)
-    issue_tokens(server)
-    return server
-
-
 def test_decisions_retries_and_publications_go_through_the_writer(
     tmp_path: Path,
 ) -> None:
     log_path = tmp_path / "server.log"
-    server = _start(tmp_path, log_path)
+    server = start_two_workers(tmp_path, log_path)
     strict = GATE_POLICY.replace(
         'warn "canary is watched" when stage == "canary"',
         'deny "canary is closed" when stage == "canary"',
@@ -123,7 +113,7 @@ def test_a_revoked_token_is_refused_where_it_was_seen_live(tmp_path: Path) -> No
     # connection stays with one); the writer process checks them in every batch,
     # so a revocation holds at once.
     log_path = tmp_path / "server.log"
-    server = _start(tmp_path, log_path)
+    server = start_two_workers(tmp_path, log_path)
     try:
         with server.client("admin") as admin:
             created = admin.post("/v1/tokens", json={"roles": ["ci"]}).json()
@@ -149,7 +139,7 @@ def test_a_revoked_token_is_refused_where_it_was_seen_live(tmp_path: Path) -> No
 
 def test_a_writer_process_that_dies_is_started_again(tmp_path: Path) -> None:
     log_path = tmp_path / "server.log"
-    server = _start(tmp_path, log_path)
+    server = start_two_workers(tmp_path, log_path)
     statuses = []
     try:
         with server.client("ci") as ci:
@@ -184,7 +174,7 @@ def test_a_writer_process_that_dies_is_started_again(tmp_path: Path) -> None:
 
 def test_the_writer_process_stops_when_serve_is_killed(tmp_path: Path) -> None:
     log_path = tmp_path / "server.log"
-    server = _start(tmp_path, log_path)
+    server = start_two_workers(tmp_path, log_path)
     (writer,) = _writer_pids(log_path)
     workers = [
         int(pid)
