@@ -327,7 +327,7 @@ class Service:
                 "ledger_index": appended.index,
                 "token_id": token.id,
                 "body": dumps(body),
-                "facts": None,
+                "facts": "",
                 "facts_zstd": pending.facts_packed,
             },
         )

@@ -46,11 +46,13 @@ decisions = sa.Table(
     # The response without its facts and receipt; the facts are kept apart as JSON
     # text, encoded once per decision and spliced into answers as they are.
     sa.Column("body", sa.JSON, nullable=False),
-    # Exactly one of the two is set. Decisions since revision 0003 keep their facts
-    # packed (`govsvc.store.packed`, a third of the bytes) and without `risk`, which
-    # is the body's and is spliced back on reading (`stored_facts`); earlier ones
-    # keep them as JSON text, risk included.
-    sa.Column("facts", sa.Text, nullable=True),
+    # Decisions since revision 0003 keep their facts packed (`govsvc.store.packed`,
+    # a third of the bytes) and without `risk`, which is the body's and is spliced
+    # back on reading (`decisions.facts_of`), and an empty `facts`; earlier ones
+    # keep them there as JSON text, risk included, and no `facts_zstd`. (`facts`
+    # stays NOT NULL so that the upgrade only adds a column: SQLite would copy the
+    # whole table to relax it.)
+    sa.Column("facts", sa.Text, nullable=False),
     sa.Column("facts_zstd", sa.LargeBinary, nullable=True),
     sa.Index("ix_decisions_model_created", "model", "created_at"),
     sa.Index("ix_decisions_created", "created_at"),

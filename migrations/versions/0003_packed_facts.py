@@ -1,8 +1,9 @@
-"""Decisions' facts packed with Zstandard: `decisions.facts_zstd`, `facts` optional.
+"""Decisions' facts packed with Zstandard: `decisions.facts_zstd`.
 
-Rows written before keep their facts as JSON text and are read as they are. On
-SQLite, which cannot change a column in place, making `facts` optional copies the
-table once; on PostgreSQL both changes touch only the catalogue.
+Rows written before keep their facts as JSON text in `facts` and are read as they
+are; packed rows leave `facts` empty. Adding a nullable column rewrites no row on
+SQLite or PostgreSQL, so the upgrade takes a moment however many decisions are
+stored, and needs no room for a copy of the table.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("decisions") as batch:
-        batch.add_column(sa.Column("facts_zstd", sa.LargeBinary, nullable=True))
-        batch.alter_column("facts", existing_type=sa.Text, nullable=True)
+    op.add_column("decisions", sa.Column("facts_zstd", sa.LargeBinary, nullable=True))
 
 
 def downgrade() -> None:
@@ -32,7 +31,7 @@ def downgrade() -> None:
     # them, so it refuses while any row has them.
     bind = op.get_bind()
     packed = bind.execute(
-        sa.text("SELECT count(*) FROM decisions WHERE facts IS NULL")
+        sa.text("SELECT count(*) FROM decisions WHERE facts_zstd IS NOT NULL")
     ).scalar()
     if packed:
         raise RuntimeError(
@@ -40,5 +39,4 @@ def downgrade() -> None:
             "downgrade to 0002 would lose them, so it is refused"
         )
     with op.batch_alter_table("decisions") as batch:
-        batch.alter_column("facts", existing_type=sa.Text, nullable=False)
         batch.drop_column("facts_zstd")

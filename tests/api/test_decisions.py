@@ -105,7 +105,7 @@ def test_facts_are_stored_packed_and_read_back_as_answered(api: Api) -> None:
     replayed = api.decide(request_for(), **{"Idempotency-Key": "run-p"})
 
     # Packed without the risk, which is the body's; read back with it.
-    assert row.facts is None
+    assert row.facts == ""
     assert "risk" not in json.loads(unpack(row.facts_zstd))
     assert json.loads(rows.facts_of(row)) == first.json()["facts"]
     assert fetched.json()["facts"] == first.json()["facts"]

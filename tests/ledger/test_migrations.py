@@ -140,9 +140,31 @@ def test_decisions_from_before_packing_read_as_they_were(database_url: str) -> N
     assert rows.facts_of(row) == FACTS
 
 
+def test_packing_upgrade_rewrites_no_sqlite_table(tmp_path: Path) -> None:
+    # A copied table would get a new root page (and need room for the copy).
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, "0002")
+    _insert(url, _decision(facts=FACTS))
+    before = _root_pages(url)
+
+    migrate.upgrade(url)
+
+    assert _root_pages(url) == before
+
+
+def _root_pages(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql("SELECT name, rootpage FROM sqlite_master")
+            return {name: page for name, page in found if page}
+    finally:
+        engine.dispose()
+
+
 def test_downgrade_refuses_to_lose_packed_facts(database_url: str) -> None:
     migrate.upgrade(database_url)
-    _insert(database_url, _decision(facts_zstd=pack(FACTS)))
+    _insert(database_url, _decision(facts="", facts_zstd=pack(FACTS)))
 
     refused = _alembic(database_url, "downgrade", "0002")
 
