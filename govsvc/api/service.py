@@ -195,8 +195,8 @@ class Service:
         if facts_json is None:
             # Concluded by the writer process from the facts this process sent: it
             # left their JSON out, and the risk is all it would have added.
-            assert pending.facts_json is not None, "assessed in this process"
-            facts_json = rows.facts_with_risk(pending.facts_json, body["risk"])
+            facts_json = pending.facts_answered(body["risk"])
+            assert facts_json is not None, "assessed in this process"
         if body["bundle_digest"] != bundle.digest:
             # A publication reached the writer process first, which assessed this
             # decision again; load the new bundle here too, for the next ones.
@@ -245,10 +245,7 @@ class Service:
             "checkpoint": checkpoint.text,
             "verifier_key": checkpoint.verifier_key,
         }
-        facts_json = None
-        if pending.facts_json is not None:
-            facts_json = rows.facts_with_risk(pending.facts_json, body["risk"])
-        return {**body, "receipt": receipt}, facts_json
+        return {**body, "receipt": receipt}, pending.facts_answered(body["risk"])
 
     def _record(
         self, session: Session, append: Any, pending: _Pending
@@ -851,6 +848,13 @@ class _Pending:
         self.facts_json = dumps(self.facts)
         self.facts_packed = pack(self.facts_json)
         self.concluded = None
+
+    def facts_answered(self, risk: dict[str, Any]) -> str | None:
+        """The facts' JSON as answered, with the decision's `risk`; None in the
+        writer process for facts a worker sent (packed: the worker has the JSON)."""
+        if self.facts_json is None:
+            return None
+        return rows.facts_with_risk(self.facts_json, risk)
 
     def message(self) -> tuple[Any, ...]:
         """What the writer process needs to record this decision: `from_message`."""
